@@ -1,0 +1,362 @@
+"""The ``aezip`` command line (typer).  gzip habits: -f to overwrite, -q/-v,
+'-' for stdin/stdout, exit 0 ok, 1 error, 2 warning; errors are one line on
+stderr, never a traceback."""
+
+import io
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .errors import AezError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Learned lossy compression for 28x28 handwritten-digit images.",
+                  context_settings={"help_option_names": ["-h", "--help"]})
+
+EXIT_OK, EXIT_ERROR, EXIT_WARNING = 0, 1, 2
+# Commands that live in their own modules; each module has register(app).
+PLUGINS = ["aezip.cli_train", "aezip.cli_bench", "aezip.cli_apps"]
+
+
+class Ui:
+    """Messages on stderr; a progress bar for long work when stderr is a terminal."""
+
+    def __init__(self, quiet=False, verbose=False):
+        self.quiet, self.verbose = quiet, verbose
+        self.warned = False
+
+    def info(self, msg):
+        if not self.quiet:
+            typer.echo(msg, err=True)
+
+    def detail(self, msg):
+        if self.verbose and not self.quiet:
+            typer.echo(msg, err=True)
+
+    def warn(self, msg):
+        self.warned = True
+        if not self.quiet:
+            typer.echo(f"aezip: warning: {msg}", err=True)
+
+    def progress(self, total, what):
+        from rich.console import Console
+        from rich.progress import Progress
+
+        console = Console(stderr=True)
+        bar = Progress(console=console, transient=True, disable=self.quiet or not console.is_terminal)
+        return bar, total, what
+
+
+def fail(msg, code=EXIT_ERROR):
+    typer.echo(f"aezip: error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def version_callback(value: bool):
+    if value:
+        typer.echo(f"aezip {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", "-V", callback=version_callback, is_eager=True,
+                                      help="Show the version and exit.")):
+    """aezip compresses digit images with a bundled autoencoder (lossy; see `aezip models`)."""
+
+
+def _read_input_bytes(path):
+    if str(path) == "-":
+        return sys.stdin.buffer.read()
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise AezError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise AezError(f"{p}: is a folder, expected an .aez file") from None
+    except OSError as e:
+        raise AezError(f"{p}: cannot read ({e.strerror})") from None
+
+
+def _stdin_images(data):
+    """Images from bytes on stdin: IDX (raw or gzip), .npy or one image file."""
+    from . import container
+    from .inputs import _read_array_file, load_image
+
+    if data[:6] == b"\x93NUMPY":
+        stack, pre = _read_array_file("<stdin>.npy", data)
+        return stack, None, pre, container.SOURCE_NPY
+    if data[:2] == b"\x1f\x8b" or data[:3] == b"\x00\x00\x08":
+        stack, pre = _read_array_file("<stdin>", data)
+        return stack, None, pre, container.SOURCE_IDX
+    img, pre = load_image("<stdin>", data)
+    return img[None], ["stdin.png"], int(pre), container.SOURCE_IMAGES
+
+
+@app.command()
+def compress(
+    paths: List[str] = typer.Argument(..., help="Folders, image files, IDX files or .npy arrays; '-' for stdin."),
+    output: str = typer.Option(..., "--output", "-o", help="The .aez file to write; '-' for stdout."),
+    quality: Optional[int] = typer.Option(None, "--quality", "-Q", min=1, max=9,
+                                          help="1 (smallest) to 9 (best); default 5."),
+    model: Optional[str] = typer.Option(None, "--model", help="Use this model instead of the quality ladder's."),
+    min_psnr: Optional[float] = typer.Option(None, "--min-psnr", metavar="DB",
+                                             help="Store images that would reconstruct below DB losslessly."),
+    warn_psnr: float = typer.Option(12.0, "--warn-psnr", metavar="DB",
+                                    help="Warn (exit 2) about images that reconstruct below DB."),
+    strict: bool = typer.Option(False, "--strict", help="Treat any skipped input file as an error."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Say more."),
+):
+    """Compress digit images into one .aez archive."""
+    from .codec import AezCompressor, psnr_per_image
+    from .container import PSNR_EXACT, PSNR_UNIT
+    from .inputs import gather
+    from .outputs import OutputExists
+
+    ui = Ui(quiet, verbose)
+    if output != "-" and Path(output).exists() and not force:
+        raise OutputExists(f"{output}: already exists (use -f to overwrite)")
+    if paths == ["-"]:
+        raw = _read_input_bytes("-")
+        if not raw:
+            fail("<stdin>: no input")
+        images, names, pre, form = _stdin_images(raw)
+        skipped, original = [], len(raw)
+    else:
+        if "-" in paths:
+            fail("'-' (stdin) cannot be mixed with other inputs")
+        got = gather(paths)
+        images, names, pre, form = got.stack(), got.names, got.preprocessed, got.source_form
+        skipped, original = got.skipped, got.original_bytes
+    for path, reason in skipped:
+        ui.warn(f"skipped {reason}" if str(path) in reason else f"skipped {path}: {reason}")
+    if skipped and strict:
+        fail(f"{len(skipped)} input file(s) skipped and --strict is set")
+    comp = AezCompressor(quality if model is None else None, model=model, min_psnr=min_psnr)
+    data = comp.compress(images, names=names, source_form=form)
+    _, recon = comp.encode(images)
+    scores = psnr_per_image(images, recon)
+    if min_psnr is not None:
+        stored_raw = scores < min_psnr
+        scores = scores.copy()
+        scores[stored_raw] = float("inf")
+        if stored_raw.any():
+            ui.info(f"{int(stored_raw.sum())} image(s) below {min_psnr:g} dB stored losslessly")
+    if output != "-" or not quiet:
+        pass
+    from .outputs import write_bytes_atomic
+    write_bytes_atomic(output, data, force=force)
+    poor = [i for i in range(len(images)) if scores[i] < warn_psnr]
+    if pre:
+        ui.info(f"{pre} image(s) were not 28x28 white-on-black and got MNIST preprocessing")
+    if poor:
+        which = ", ".join((names[i] if names else f"#{i}") for i in poor[:5]) + (" ..." if len(poor) > 5 else "")
+        ui.warn(f"{len(poor)} of {len(images)} image(s) reconstruct below {warn_psnr:g} dB "
+                f"(not digits?): {which}; use --min-psnr to keep them exactly")
+    n = len(images)
+    ui.detail(f"{output}: {n} images, {len(data)} bytes ({len(data) / n:.2f} bytes/image), "
+              f"model {comp.model.model_id}, quality {comp.quality or 'custom'}")
+    if not quiet and output != "-":
+        ui.info(f"{n} images -> {output}: {len(data):,} bytes, {len(data) / n:.2f} bytes/image "
+                f"(input {original:,} bytes)")
+    if ui.warned:
+        raise typer.Exit(EXIT_WARNING)
+
+
+def _archive_form(header, fmt, n):
+    from .container import SOURCE_FORMS
+    if fmt:
+        if fmt not in ("png", "idx", "npy"):
+            fail(f"--format {fmt!r} must be png, idx or npy")
+        return fmt
+    form = SOURCE_FORMS[header.source_form]
+    return "png" if form == "images" else form
+
+
+def _encode_png(img):
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+@app.command()
+def extract(
+    archive: str = typer.Argument(..., help="The .aez file; '-' for stdin."),
+    output: Optional[str] = typer.Option(None, "--output", "-o",
+                                         help="Folder for PNGs, or file for idx/npy; '-' for stdout."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="png (a folder), idx or npy (one file)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+):
+    """Reconstruct the images in an .aez archive."""
+    from .codec import AezDecompressor
+    from .idx import write_idx
+    from .outputs import output_names, write_bytes_atomic, write_tree
+
+    ui = Ui(quiet, verbose)
+    data = _read_input_bytes(archive)
+    arc, images = AezDecompressor().decompress_archive(data)
+    h = arc.header
+    form = _archive_form(h, fmt, len(images))
+    stem = "stdin" if archive == "-" else Path(archive).name.removesuffix(".aez")
+    if output == "-" or (archive == "-" and output is None):
+        if form == "png":
+            if len(images) != 1:
+                fail("more than one image: use --format npy or idx to write to stdout")
+            payload = _encode_png(images[0])
+        else:
+            payload = _array_bytes(images, form)
+        write_bytes_atomic("-", payload)
+        return
+    base = Path(archive).parent if archive != "-" else Path(".")
+    if form == "png":
+        target = Path(output) if output else base / stem
+        names = arc.names or [f"{i:05d}" for i in range(len(images))]
+        rels = output_names(names, ".png")
+        write_tree(target, {rel: _encode_png(img) for rel, img in zip(rels, images)}, force=force)
+        ui.detail("\n".join(str(target / r) for r in rels))
+        ui.info(f"{len(images)} images -> {target}/")
+    else:
+        target = Path(output) if output else base / f"{stem}.{form}"
+        if target.is_dir():
+            target = target / f"{stem}.{form}"
+        write_bytes_atomic(target, _array_bytes(images, form), force=force)
+        ui.info(f"{len(images)} images -> {target}")
+
+
+def _array_bytes(images, form):
+    import numpy as np
+    from .idx import write_idx
+    if form == "idx":
+        return write_idx(images)
+    buf = io.BytesIO()
+    np.save(buf, images, allow_pickle=False)
+    return buf.getvalue()
+
+
+@app.command()
+def info(
+    archives: List[str] = typer.Argument(..., help=".aez files ('-' for stdin)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every image with its name and PSNR."),
+):
+    """Show what an archive holds, like gzip -l."""
+    from .container import PSNR_EXACT, PSNR_UNIT, SOURCE_FORMS, unpack
+
+    typer.echo(f"{'images':>8} {'original':>12} {'compressed':>11} {'ratio':>7} {'B/image':>8}  "
+               f"{'quality':>7}  model / name")
+    for path in archives:
+        data = _read_input_bytes(path)
+        arc = unpack(data)
+        h = arc.header
+        original = h.count * h.height * h.width
+        ratio = original / len(data)
+        typer.echo(f"{h.count:>8} {original:>12,} {len(data):>11,} {ratio:>6.1f}x {len(data) / h.count:>8.2f}  "
+                   f"{h.quality or 'custom':>7}  {h.model_id}  {path}")
+        if verbose:
+            typer.echo(f"  format v{h.version}, source {SOURCE_FORMS[h.source_form]}, {h.latent_dim} codes x "
+                       f"{h.sample_size} byte(s), {len(arc.raw_index)} image(s) stored losslessly")
+            for i in range(h.count):
+                name = arc.names[i] if arc.names else f"#{i}"
+                if arc.psnr is None:
+                    score = "?"
+                elif arc.psnr[i] == PSNR_EXACT:
+                    score = "exact"
+                else:
+                    score = f">= {arc.psnr[i] * PSNR_UNIT:.2f} dB"
+                typer.echo(f"  {i:>6}  {score:>12}  {name}")
+
+
+@app.command("test")
+def test_cmd(
+    archives: List[str] = typer.Argument(..., help=".aez files to check ('-' for stdin)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+):
+    """Check archives' integrity (checksum, structure, model present, decodes), like gzip -t."""
+    from .codec import AezDecompressor
+
+    bad = 0
+    for path in archives:
+        try:
+            arc, images = AezDecompressor().decompress_archive(_read_input_bytes(path))
+        except AezError as e:
+            bad += 1
+            typer.echo(f"aezip: error: {path}: {e}", err=True)
+            continue
+        if verbose and not quiet:
+            typer.echo(f"{path}: OK ({arc.header.count} images)", err=True)
+    if bad:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def models():
+    """List the installed models, their ids and measured quality."""
+    from .zoo import DEFAULT_QUALITY, LADDER, cards
+
+    cs = cards()
+    typer.echo(f"{'model':<14} {'task':<12} {'id':<34} test PSNR (float code)")
+    for name, c in cs.items():
+        m = c.get("measured", {})
+        p = m.get("test_psnr_float_code", m.get("test_psnr", m.get("test_psnr_clean_input")))
+        typer.echo(f"{name:<14} {c.get('task', 'reconstruct'):<12} {c['model_id']:<34} "
+                   + (f"{p:.2f} dB" if p is not None else "-"))
+    typer.echo("")
+    typer.echo("quality  model          step/std   bytes/image   PSNR (MNIST test set, measured)")
+    for q, (name, frac) in sorted(LADDER.items()):
+        rows = cs.get(name, {}).get("measured", {}).get("quantized", [])
+        row = next((r for r in rows if abs(r["step_fraction"] - frac) < 1e-5), None)
+        got = f"{row['bytes_per_image']:>11.2f}   {row['psnr']:.2f} dB" if row else f"{'-':>11}   -"
+        mark = "  (default)" if q == DEFAULT_QUALITY else ""
+        typer.echo(f"{q:>7}  {name:<14} {frac:>8.4f}   {got}{mark}")
+
+
+def _load_plugins():
+    import importlib
+    for mod in PLUGINS:
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name == mod:
+                continue
+            raise
+        m.register(app)
+
+
+def run(argv=None):
+    """Entry point: run the app, turning every error into one line and an exit code."""
+    _load_plugins()
+    try:
+        app(args=argv, standalone_mode=False)
+    except typer.Exit as e:
+        return e.exit_code
+    except AezError as e:
+        typer.echo(f"aezip: error: {e}", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        typer.echo("aezip: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as e:  # click usage errors and the unexpected
+        import click
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            return e.exit_code
+        if isinstance(e, click.exceptions.Abort):
+            typer.echo("aezip: interrupted", err=True)
+            return 130
+        typer.echo(f"aezip: error: internal error: {type(e).__name__}: {e}", err=True)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def entry():
+    sys.exit(run())

@@ -1,0 +1,168 @@
+"""Images <-> .aez bytes through a loaded model: quantization and the API classes.
+
+``AezCompressor(quality=5).compress(images)`` is what :func:`aezip.compress`
+does once; in a loop, build one compressor and reuse it (loading the model is
+the expensive part).  The same holds for :class:`AezDecompressor`.
+"""
+
+import math
+
+import numpy as np
+
+from . import container, zoo
+from .container import PSNR_EXACT, PSNR_UNIT, Header
+from .errors import BadInput
+
+__all__ = ["AezCompressor", "AezDecompressor", "psnr", "psnr_per_image", "Quantizer"]
+
+CHUNK = 4096  # images per forward pass: bounds memory on large inputs
+
+
+def psnr(a, b):
+    """PSNR in dB of two uint8 image stacks, over all pixels (peak 1.0): 10 log10(1 / MSE)."""
+    mse = np.mean((np.asarray(a, np.float64) / 255 - np.asarray(b, np.float64) / 255) ** 2)
+    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+
+
+def psnr_per_image(a, b):
+    """Per-image PSNR in dB (inf where identical)."""
+    d = (a.reshape(len(a), -1).astype(np.int32) - b.reshape(len(b), -1).astype(np.int32))
+    mse = (d * d).mean(1) / (255.0 * 255.0)
+    with np.errstate(divide="ignore"):
+        return 10 * np.log10(1 / mse)
+
+
+class Quantizer:
+    """Uniform scalar quantizer per code dimension: q = round((z - offset) / step)."""
+
+    def __init__(self, offsets, steps, sample_size):
+        self.offsets = np.asarray(offsets, np.float32)
+        self.steps = np.asarray(steps, np.float32)
+        self.sample_size = sample_size
+        self.top = (1 << (8 * sample_size)) - 1
+
+    @classmethod
+    def for_model(cls, model, step_fraction):
+        steps = (model.code_std * step_fraction).astype(np.float32)
+        span = model.code_max - model.code_min
+        lo = (model.code_min - 0.25 * span).astype(np.float32)
+        hi = model.code_max + 0.25 * span
+        levels = np.ceil((hi - lo) / steps).max() + 1
+        return cls(lo, steps, 1 if levels <= 256 else 2)
+
+    def quantize(self, z):
+        q = np.rint((z - self.offsets) / self.steps)
+        np.clip(q, 0, self.top, out=q)
+        return q.astype(np.uint8 if self.sample_size == 1 else np.uint16)
+
+    def dequantize(self, q):
+        return self.offsets + q.astype(np.float32) * self.steps
+
+
+def _check_images(images, shape):
+    a = np.asarray(images)
+    if a.dtype != np.uint8:
+        raise BadInput(f"images must be uint8, got {a.dtype}")
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3 or a.shape[1:] != shape:
+        raise BadInput(f"images must have shape (N, {shape[0]}, {shape[1]}), got {a.shape}")
+    if len(a) == 0:
+        raise BadInput("no images to compress")
+    if len(a) > container.MAX_IMAGES:
+        raise BadInput(f"{len(a)} images exceed the per-archive limit of {container.MAX_IMAGES}")
+    return a
+
+
+class AezCompressor:
+    """Compresses uint8 (N, 28, 28) image stacks into .aez bytes.
+
+    :param quality: 1 (smallest) .. 9 (best); default :data:`aezip.zoo.DEFAULT_QUALITY`.
+    :param model: model name, overriding the ladder's choice (then *step* applies).
+    :param step: quantization step as a fraction of each code dimension's std.
+    :param min_psnr: images that would reconstruct below this PSNR (dB) are stored
+        losslessly instead (zstd of their pixels), so nothing is lost.
+    :param store_psnr: store each image's PSNR in the archive (the quality contract).
+    """
+
+    def __init__(self, quality=None, *, model=None, step=None, min_psnr=None, store_psnr=True):
+        if quality is None and model is None:
+            quality = zoo.DEFAULT_QUALITY
+        if quality is not None:
+            if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 9:
+                raise BadInput(f"quality {quality!r} must be an integer from 1 to 9")
+            name, fraction = zoo.ladder_row(int(quality))
+        else:
+            name, fraction = model, None
+        if model is not None:
+            name = model
+        if step is not None:
+            fraction = step
+        if fraction is None or not fraction > 0:
+            raise BadInput(f"quantization step {fraction!r} must be a positive fraction of the code std")
+        self.quality = int(quality) if quality is not None and model is None and step is None else 0
+        self.model = name if isinstance(name, zoo.Model) else zoo.get_model(name)
+        if self.model.task != "reconstruct":
+            raise BadInput(f"model {self.model.name!r} is a {self.model.task} model, not a codec model")
+        self.quantizer = Quantizer.for_model(self.model, fraction)
+        self.min_psnr = min_psnr
+        self.store_psnr = store_psnr
+
+    def encode(self, images):
+        """Return (quantized codes, reconstructions) of checked images."""
+        m, qz = self.model, self.quantizer
+        codes = np.empty((len(images), m.latent_dim), np.uint8 if qz.sample_size == 1 else np.uint16)
+        recon = np.empty_like(images)
+        for i in range(0, len(images), CHUNK):
+            q = qz.quantize(m.encode(images[i:i + CHUNK]))
+            codes[i:i + CHUNK] = q
+            recon[i:i + CHUNK] = m.decode(qz.dequantize(q))
+        return codes, recon
+
+    def compress(self, images, names=None, source_form=container.SOURCE_IMAGES):
+        images = _check_images(images, self.model.output_shape)
+        if names is not None:
+            names = [str(n) for n in names]
+            if len(names) != len(images):
+                raise BadInput(f"{len(names)} names for {len(images)} images")
+        codes, recon = self.encode(images)
+        scores = psnr_per_image(images, recon)
+        raw_index = raw_pixels = None
+        if self.min_psnr is not None:
+            raw_index = np.flatnonzero(scores < self.min_psnr).astype(np.uint32)
+            raw_pixels = images[raw_index]
+            scores[raw_index] = math.inf
+        stored = None
+        if self.store_psnr:
+            stored = np.where(np.isinf(scores), PSNR_EXACT,
+                              np.clip(np.floor(scores / PSNR_UNIT), 0, PSNR_EXACT - 1)).astype(np.uint8)
+        m, qz = self.model, self.quantizer
+        header = Header(container.FORMAT_VERSION, 0, self.quality, qz.sample_size, m.digest, m.name,
+                        len(images), images.shape[1], images.shape[2], m.latent_dim,
+                        tuple(qz.offsets.tolist()), tuple(qz.steps.tolist()), source_form)
+        return container.pack(header, codes, names=names, psnr=stored,
+                              raw_index=raw_index, raw_pixels=raw_pixels)
+
+
+class AezDecompressor:
+    """Decodes .aez bytes into uint8 (N, H, W) images."""
+
+    def decompress(self, data):
+        return self.decompress_archive(data)[1]
+
+    def decompress_archive(self, data):
+        """Return (parsed archive, images)."""
+        archive = container.unpack(data)
+        h = archive.header
+        model = zoo.model_for_digest(h.model_digest, h.model_name)
+        if model.latent_dim != h.latent_dim or model.output_shape != (h.height, h.width):
+            from .errors import BadAezFile
+            raise BadAezFile(f"archive shape ({h.latent_dim} codes, {h.width}x{h.height}) does not match "
+                             f"model {model.model_id} ({model.latent_dim} codes, {model.output_shape})")
+        q = Quantizer(h.offsets, h.steps, h.sample_size)
+        images = np.empty((h.count, h.height, h.width), np.uint8)
+        for i in range(0, h.count, CHUNK):
+            images[i:i + CHUNK] = model.decode(q.dequantize(archive.codes[i:i + CHUNK]))
+        if len(archive.raw_index):
+            images[archive.raw_index] = archive.raw_pixels
+        return archive, images

@@ -1,0 +1,283 @@
+"""The .aez byte layout (formats/aez.md), and nothing else.
+
+Only the stdlib (struct, zlib) and zstandard are used here: reading or writing
+an archive needs no model.  Section numbers in comments refer to formats/aez.md.
+"""
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import zstandard
+
+from .errors import BadAezFile, UnsupportedVersion
+
+__all__ = [
+    "MAGIC", "FORMAT_VERSION", "Header", "Archive",
+    "FLAG_NAMES", "FLAG_PSNR", "FLAG_RAW",
+    "pack", "unpack", "read_header", "MAX_IMAGES",
+]
+
+# §3 File structure
+MAGIC = b"\xaeAEZ"
+FORMAT_VERSION = 1
+
+# §4.1 Fixed header: magic, version, flags, quality, sample size, model digest,
+# image count, height, width, latent dim, model name length, source form.
+FIXED = struct.Struct("<4sBBBB8sIHHHBB")
+assert FIXED.size == 28
+
+# §4.2 Flags
+FLAG_NAMES = 0x01   # a Names section follows the Codes section
+FLAG_PSNR = 0x02    # a Psnr section follows
+FLAG_RAW = 0x04     # a Raw section (images stored losslessly) follows
+# 0x08 .. 0x80 are reserved: writers set them to 0, readers reject the file.
+FLAGS_KNOWN = FLAG_NAMES | FLAG_PSNR | FLAG_RAW
+
+QUANT = struct.Struct("<ff")          # §4.3 one row per latent dimension: offset, step
+SECTION_LENGTH = struct.Struct("<I")  # §5 every section starts with its length
+TRAILER = struct.Struct("<I")         # §6 CRC-32 of every byte before it
+
+# §4.4 Source_Form: what the images came from, so extract can write them back alike
+SOURCE_IMAGES = 0   # image files (names in the Names section) or an API call
+SOURCE_IDX = 1      # one MNIST IDX file
+SOURCE_NPY = 2      # one .npy array
+SOURCE_FORMS = {SOURCE_IMAGES: "images", SOURCE_IDX: "idx", SOURCE_NPY: "npy"}
+
+# §7 Limits (implementation limits; the format's field widths allow more)
+MAX_IMAGES = 1_000_000
+MAX_SIDE = 256
+MAX_LATENT = 4096
+MAX_NAME = 4096
+MAX_CODE_BYTES = 1 << 28    # decompressed Codes section
+MAX_PIXELS = 1 << 30        # count x height x width of the decoded images
+ZSTD_LEVEL = 19
+PSNR_UNIT = 0.25        # Psnr section: dB per step of the stored byte
+PSNR_EXACT = 255        # the byte value meaning "reconstructs exactly" (infinite PSNR)
+MIN_FILE = FIXED.size + 1 + SECTION_LENGTH.size + TRAILER.size
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything in an .aez file before the sections: what a decoder needs to know."""
+    version: int            # Format_Version, 1
+    flags: int              # Flags bit field (§4.2)
+    quality: int            # Quality level 1..9 the writer used, 0 for a custom setting
+    sample_size: int        # bytes per quantized code value, 1 or 2
+    model_digest: bytes     # first 8 bytes of the SHA-256 of the model's weights file
+    model_name: str         # readable model name, e.g. "mlp9"
+    count: int              # number of images
+    height: int             # image height in pixels (28)
+    width: int              # image width in pixels (28)
+    latent_dim: int         # code values per image
+    offsets: tuple          # per-dimension dequantization offset (float32)
+    steps: tuple            # per-dimension dequantization step (float32)
+    source_form: int = SOURCE_IMAGES  # §4.4 what the images came from
+
+    @property
+    def model_id(self):
+        """The model id as printed by the CLI: ``name@digest-hex``."""
+        return f"{self.model_name}@{self.model_digest.hex()}"
+
+    @property
+    def has_names(self):
+        return bool(self.flags & FLAG_NAMES)
+
+
+@dataclass
+class Archive:
+    """A parsed .aez file: the header and its decoded sections."""
+    header: Header
+    codes: np.ndarray                      # (count, latent_dim) uint8 or uint16
+    names: list = None                     # count relative paths, or None
+    psnr: np.ndarray = None                # (count,) uint8 in PSNR_UNIT dB, or None
+    raw_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+    raw_pixels: np.ndarray = None          # (len(raw_index), height, width) uint8
+    size: int = 0                          # bytes in the whole file
+
+
+def _frame(data):
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False).compress(data)
+
+
+def _section(data):
+    return SECTION_LENGTH.pack(len(data)) + data
+
+
+def pack(header: Header, codes, names=None, psnr=None, raw_index=None, raw_pixels=None):
+    """Return the bytes of an .aez file.  *codes* is (count, latent_dim) unsigned ints."""
+    h = header
+    dtype = np.dtype("<u1") if h.sample_size == 1 else np.dtype("<u2")
+    codes = np.asarray(codes)
+    if codes.shape != (h.count, h.latent_dim):
+        raise ValueError(f"codes shape {codes.shape} does not match header ({h.count}, {h.latent_dim})")
+    name = h.model_name.encode()
+    if not 1 <= len(name) <= 255:
+        raise ValueError(f"model name {h.model_name!r} must be 1 to 255 UTF-8 bytes")
+    flags = (FLAG_NAMES if names is not None else 0) | (FLAG_PSNR if psnr is not None else 0) \
+        | (FLAG_RAW if raw_index is not None and len(raw_index) else 0)
+    out = [FIXED.pack(MAGIC, FORMAT_VERSION, flags, h.quality, h.sample_size, h.model_digest,
+                      h.count, h.height, h.width, h.latent_dim, len(name), h.source_form), name]
+    out += [QUANT.pack(o, s) for o, s in zip(h.offsets, h.steps)]
+    # §5.1 Codes, dimension-major: all images' first value, then all second values, ...
+    out.append(_section(_frame(np.ascontiguousarray(codes.astype(dtype).T).tobytes())))
+    if names is not None:
+        blob = b"".join(struct.pack("<H", len(b)) + b for b in (n.encode("utf-8") for n in names))
+        out.append(_section(_frame(blob)))
+    if psnr is not None:
+        out.append(_section(_frame(np.asarray(psnr, np.uint8).tobytes())))
+    if flags & FLAG_RAW:
+        idx = np.asarray(raw_index, "<u4")
+        pix = np.asarray(raw_pixels, np.uint8)
+        out.append(_section(_frame(struct.pack("<I", len(idx)) + idx.tobytes() + pix.tobytes())))
+    body = b"".join(out)
+    return body + TRAILER.pack(zlib.crc32(body))
+
+
+class _Reader:
+    """Reads fields from the verified body, turning short reads into BadAezFile."""
+
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def take(self, n, what):
+        if self.pos + n > len(self.data):
+            raise BadAezFile(f"truncated .aez file: {what} needs {n} bytes at offset {self.pos}, "
+                             f"only {len(self.data) - self.pos} left")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def section(self, what, expect_size, limit=None):
+        (length,) = SECTION_LENGTH.unpack(self.take(4, f"{what} section length"))
+        frame = self.take(length, f"{what} section")
+        return _unframe(frame, what, expect_size, limit)
+
+
+def _unframe(frame, what, expect_size, limit=None):
+    """Decompress one zstd frame, checking its declared size before allocating."""
+    try:
+        declared = zstandard.frame_content_size(frame)
+    except zstandard.ZstdError as e:
+        raise BadAezFile(f"{what} section is not a zstd frame ({e})") from None
+    if expect_size is not None and declared != expect_size:
+        raise BadAezFile(f"{what} section declares {declared} bytes, header implies {expect_size}")
+    if expect_size is None and (declared < 0 or declared > limit):
+        raise BadAezFile(f"{what} section declares {declared} bytes, limit {limit}")
+    try:
+        # Streaming, so memory grows only with what the frame really holds:
+        # a frame that lies about its size fails before much is allocated.
+        data = zstandard.ZstdDecompressor().decompressobj().decompress(frame)
+    except zstandard.ZstdError as e:
+        raise BadAezFile(f"{what} section does not decompress ({e})") from None
+    if len(data) != declared:
+        raise BadAezFile(f"{what} section decompressed to {len(data)} bytes, declared {declared}")
+    return data
+
+
+def _verify(data):
+    """Check magic, version, size and CRC of a whole file; return the body."""
+    if len(data) < 4 or data[:4] != MAGIC:
+        raise BadAezFile(f"not an .aez file (magic {bytes(data[:4])!r}, expected {MAGIC!r})")
+    if len(data) > 4 and data[4] != FORMAT_VERSION:
+        raise UnsupportedVersion(f"unsupported .aez format version {data[4]} "
+                                 f"(this aezip reads version {FORMAT_VERSION})")
+    if len(data) < MIN_FILE:
+        raise BadAezFile(f"truncated .aez file: {len(data)} bytes, the smallest is {MIN_FILE}")
+    body = data[:-TRAILER.size]
+    (stored,) = TRAILER.unpack(data[-TRAILER.size:])
+    computed = zlib.crc32(body)
+    if stored != computed:
+        raise BadAezFile(f"checksum mismatch: stored 0x{stored:08x}, computed 0x{computed:08x} "
+                         "(the file is truncated or damaged)")
+    return body
+
+
+def _parse_header(r: _Reader):
+    (magic, version, flags, quality, sample_size, digest, count, height, width,
+     latent, name_len, source_form) = FIXED.unpack(r.take(FIXED.size, "fixed header"))
+    if flags & ~FLAGS_KNOWN:
+        raise BadAezFile(f"reserved flag bits set (flags 0x{flags:02x})")
+    if source_form not in SOURCE_FORMS:
+        raise BadAezFile(f"source form {source_form} (must be 0, 1 or 2)")
+    if sample_size not in (1, 2):
+        raise BadAezFile(f"sample size {sample_size} (must be 1 or 2)")
+    if quality > 9:
+        raise BadAezFile(f"quality {quality} (must be 0 to 9)")
+    if not 1 <= count <= MAX_IMAGES:
+        raise BadAezFile(f"image count {count} outside 1..{MAX_IMAGES}")
+    if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
+        raise BadAezFile(f"image size {width}x{height} outside 1..{MAX_SIDE}")
+    if not 1 <= latent <= MAX_LATENT:
+        raise BadAezFile(f"latent dimension {latent} outside 1..{MAX_LATENT}")
+    if count * latent * sample_size > MAX_CODE_BYTES or count * height * width > MAX_PIXELS:
+        raise BadAezFile(f"{count} images of {width}x{height} with {latent} code values "
+                         "exceed this decoder's size limits")
+    if name_len == 0:
+        raise BadAezFile("empty model name")
+    try:
+        name = r.take(name_len, "model name").decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadAezFile("model name is not UTF-8") from None
+    quant = np.frombuffer(r.take(QUANT.size * latent, "quantization table"), "<f4").reshape(latent, 2)
+    if not np.isfinite(quant).all() or (quant[:, 1] <= 0).any():
+        raise BadAezFile("quantization table holds a non-finite value or a step <= 0")
+    return Header(version, flags, quality, sample_size, digest, name, count, height, width, latent,
+                  tuple(float(v) for v in quant[:, 0]), tuple(float(v) for v in quant[:, 1]), source_form)
+
+
+def read_header(data):
+    """Parse and return the :class:`Header` of an .aez file (bytes), after checking its CRC."""
+    return _parse_header(_Reader(_verify(bytes(data))))
+
+
+def unpack(data) -> Archive:
+    """Parse a whole .aez file.  Raises BadAezFile for anything malformed."""
+    data = bytes(data)
+    r = _Reader(_verify(data))
+    h = _parse_header(r)
+    dtype = np.dtype("<u1") if h.sample_size == 1 else np.dtype("<u2")
+    raw = r.section("codes", h.count * h.latent_dim * h.sample_size)
+    codes = np.frombuffer(raw, dtype).reshape(h.latent_dim, h.count).T
+    archive = Archive(h, codes, size=len(data))
+    if h.flags & FLAG_NAMES:
+        archive.names = _parse_names(r.section("names", None, h.count * (2 + MAX_NAME)), h.count)
+    if h.flags & FLAG_PSNR:
+        archive.psnr = np.frombuffer(r.section("psnr", h.count), np.uint8)
+    if h.flags & FLAG_RAW:
+        limit = 4 + h.count * (4 + h.height * h.width)
+        blob = r.section("raw", None, limit)
+        if len(blob) < 4:
+            raise BadAezFile("raw section shorter than its count field")
+        (n,) = struct.unpack_from("<I", blob)
+        if n > h.count or len(blob) != 4 + n * (4 + h.height * h.width):
+            raise BadAezFile(f"raw section holds {len(blob)} bytes, not {n} images of {h.width}x{h.height}")
+        idx = np.frombuffer(blob, "<u4", n, 4)
+        if n and (np.any(idx >= h.count) or np.any(np.diff(idx.astype(np.int64)) <= 0)):
+            raise BadAezFile("raw section image indices are out of range or not increasing")
+        archive.raw_index = idx
+        archive.raw_pixels = np.frombuffer(blob, np.uint8, n * h.height * h.width, 4 + 4 * n) \
+            .reshape(n, h.height, h.width)
+    if r.pos != len(r.data):
+        raise BadAezFile(f"{len(r.data) - r.pos} unexpected bytes after the last section")
+    return archive
+
+
+def _parse_names(blob, count):
+    names, pos = [], 0
+    for i in range(count):
+        if pos + 2 > len(blob):
+            raise BadAezFile(f"names section ends before name {i}")
+        (n,) = struct.unpack_from("<H", blob, pos)
+        pos += 2
+        if n == 0 or n > MAX_NAME or pos + n > len(blob):
+            raise BadAezFile(f"name {i} has a bad length {n}")
+        try:
+            names.append(blob[pos:pos + n].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise BadAezFile(f"name {i} is not UTF-8") from None
+        pos += n
+    if pos != len(blob):
+        raise BadAezFile(f"names section has {len(blob) - pos} bytes after the last name")
+    return names

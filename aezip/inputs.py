@@ -1,0 +1,277 @@
+"""Turn command-line paths into 28x28 uint8 digit images (no torch).
+
+Accepted inputs: folders (walked recursively, in sorted order), image files
+Pillow reads (PNG, JPEG, BMP, GIF, TIFF, WebP, ...), MNIST IDX files (raw or
+.gz) and .npy arrays.  Images that are not 28x28 white ink on black get
+MNIST's own preprocessing (:func:`mnist_preprocess`).
+"""
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BadData, BadInput
+from .idx import parse_idx
+
+__all__ = ["Gathered", "gather", "load_image", "mnist_preprocess", "IMAGE_EXTENSIONS", "MAX_IMAGE_PIXELS"]
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
+MAX_IMAGE_PIXELS = 64 * 1024 * 1024  # larger images are refused as decompression bombs
+MAX_FILES = 1_000_000
+
+
+@dataclass
+class Gathered:
+    """What :func:`gather` found."""
+    images: list = field(default_factory=list)    # uint8 (k, 28, 28) arrays, in order
+    names: list = field(default_factory=list)     # one relative name per image, or None for arrays
+    skipped: list = field(default_factory=list)   # (path, reason) of files left out
+    preprocessed: int = 0                         # images that went through MNIST preprocessing
+    source_form: int = 0                          # container.SOURCE_* when the input was one array file
+    original_bytes: int = 0                       # bytes of the input files
+
+    def stack(self):
+        return np.concatenate(self.images) if self.images else np.zeros((0, 28, 28), np.uint8)
+
+    @property
+    def count(self):
+        return sum(len(a) for a in self.images)
+
+
+def _is_idx_name(name):
+    base = name[:-3] if name.endswith(".gz") else name
+    return base.endswith(("-ubyte", ".idx", ".idx3")) or "-idx3-" in base
+
+
+def _read_array_file(path, data):
+    """IDX or .npy bytes -> uint8 (N, 28, 28), or raise BadInput."""
+    name = str(path)
+    if name.endswith(".npy"):
+        try:
+            a = np.load(io.BytesIO(data), allow_pickle=False)
+        except Exception as e:
+            raise BadInput(f"{path}: not a readable .npy array ({e})") from None
+    else:
+        if data[:2] == b"\x1f\x8b":
+            import gzip
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as e:
+                raise BadInput(f"{path}: corrupt gzip stream ({e})") from None
+        try:
+            a = parse_idx(data, name)
+        except BadData as e:
+            raise BadInput(str(e)) from None
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3 or a.shape[0] == 0:
+        raise BadInput(f"{path}: expected an image stack of shape (N, H, W), found {a.shape}")
+    if a.dtype != np.uint8:
+        if a.dtype.kind == "f" and a.size and np.nanmin(a) >= 0 and np.nanmax(a) <= 1:
+            a = np.rint(a * 255)
+        elif a.dtype.kind not in "iuf" or a.min() < 0 or a.max() > 255:
+            raise BadInput(f"{path}: array of {a.dtype} with values outside 0..255 (expected uint8 pixels)")
+        a = a.astype(np.uint8)
+    if a.shape[1:] != (28, 28):
+        return np.stack([mnist_preprocess(x) for x in a]), len(a)
+    return np.ascontiguousarray(a), 0
+
+
+def _to_gray(img):
+    """Any Pillow image -> float array in [0, 1], 1 = white, transparency over white paper."""
+    from PIL import Image
+
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(img, np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+        return np.clip(a / top, 0, 1)
+    if img.mode == "1":
+        return np.asarray(img.convert("L"), np.float64) / 255
+    if img.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return np.asarray(img.convert("L"), np.float64) / 255
+
+
+def mnist_preprocess(gray):
+    """MNIST's own normalisation of one grayscale image.
+
+    *gray* is uint8 or float in [0, 1].  Dark ink on light paper is inverted;
+    the image is cropped to the ink, fitted into 20x20 keeping its aspect
+    ratio, and placed in 28x28 so that its centre of mass is the centre.
+    """
+    from PIL import Image
+
+    a = np.asarray(gray, np.float64)
+    if a.dtype != np.float64 or a.max() > 1:
+        a = a / 255.0
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    if np.median(border) > 0.5:
+        a = 1.0 - a
+    a = np.clip(a - np.median(border if np.median(border) <= 0.5 else 1.0 - border), 0, 1)
+    if a.max() <= 0:
+        return np.zeros((28, 28), np.uint8)
+    a = a / a.max()
+    ys, xs = np.nonzero(a > 0.1)
+    a = a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h, w = a.shape
+    scale = 20.0 / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = Image.fromarray((a * 255).astype(np.uint8)).resize((nw, nh), Image.LANCZOS)
+    s = np.asarray(small, np.float64)
+    out = np.zeros((28, 28))
+    total = s.sum()
+    if total > 0:
+        cy = (s.sum(1) * np.arange(nh)).sum() / total
+        cx = (s.sum(0) * np.arange(nw)).sum() / total
+    else:
+        cy, cx = (nh - 1) / 2, (nw - 1) / 2
+    top = int(round(13.5 - cy))
+    left = int(round(13.5 - cx))
+    top = min(max(top, 0), 28 - nh)
+    left = min(max(left, 0), 28 - nw)
+    out[top:top + nh, left:left + nw] = s
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def load_image(path, data=None):
+    """Read one image file -> ((28, 28) uint8, preprocessed?).  Raises BadInput."""
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data) if data is not None else path) as img:
+                w, h = img.size
+                if w * h > MAX_IMAGE_PIXELS:
+                    raise BadInput(f"{path}: {w}x{h} image exceeds the {MAX_IMAGE_PIXELS}-pixel limit "
+                                   "(possible decompression bomb)")
+                img.load()
+                gray = _to_gray(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise BadInput(f"{path}: refused as a possible decompression bomb ({e})") from None
+    except UnidentifiedImageError:
+        raise BadInput(f"{path}: not an image Pillow can read") from None
+    except BadInput:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise BadInput(f"{path}: corrupt or truncated image ({e})") from None
+    if gray.shape == (28, 28) and np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])) < 0.5:
+        return np.rint(gray * 255).astype(np.uint8), False
+    return mnist_preprocess(gray), True
+
+
+def _walk(folder, seen):
+    """Files below *folder*, sorted, following no symlinked folder twice."""
+    out = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+        raise BadInput(f"{folder}: cannot list folder ({e.strerror})") from None
+    for e in entries:
+        p = Path(e.path)
+        try:
+            if e.is_dir():
+                key = p.resolve()
+                if key in seen:
+                    continue  # a symlink loop or a second link to the same folder
+                seen.add(key)
+                out.extend(_walk(p, seen))
+            elif e.is_file():
+                out.append(p)
+            else:
+                out.append(p)  # broken link or special file: reported when read
+        except OSError:
+            out.append(p)
+        if len(out) > MAX_FILES:
+            raise BadInput(f"{folder}: more than {MAX_FILES} files")
+    return out
+
+
+def _read_file_bytes(path):
+    try:
+        if not path.is_file():
+            raise BadInput(f"{path}: not a regular file (broken link or special file)")
+        return path.read_bytes()
+    except BadInput:
+        raise
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read ({e.strerror})") from None
+
+
+def gather(paths, progress=None):
+    """Collect images from *paths*.  Files named on the command line must be readable;
+    unreadable files found inside folders are skipped and listed in ``skipped``."""
+    from . import container
+
+    got = Gathered()
+    jobs = []  # (path, display name or None for arrays, explicit?)
+    for arg in paths:
+        p = Path(arg)
+        if p.is_dir():
+            root = p
+            files = _walk(p, {p.resolve()})
+            if not files:
+                raise BadInput(f"{p}: empty folder, no images to compress")
+            for f in files:
+                jobs.append((f, f.relative_to(root).as_posix(), False))
+        elif p.exists():
+            jobs.append((p, p.name, True))
+        elif p.is_symlink():
+            raise BadInput(f"{p}: broken symbolic link")
+        else:
+            raise BadInput(f"{p}: no such file or folder")
+    arrays = 0
+    for path, name, explicit in jobs:
+        if progress:
+            progress()
+        lower = path.name.lower()
+        try:
+            if lower.endswith(".npy") or _is_idx_name(lower):
+                data = _read_file_bytes(path)
+                stack, pre = _read_array_file(path, data)
+                got.images.append(stack)
+                got.names.append((name, len(stack), True))
+                got.preprocessed += pre
+                got.original_bytes += len(data)
+                arrays += 1
+                got.source_form = container.SOURCE_NPY if lower.endswith(".npy") else container.SOURCE_IDX
+                continue
+            if not explicit and Path(lower).suffix not in IMAGE_EXTENSIONS:
+                raise BadInput(f"{path}: not an image file (by its name)")
+            data = _read_file_bytes(path)
+            if not data:
+                raise BadInput(f"{path}: empty file")
+            img, pre = load_image(path, data)
+            got.images.append(img[None])
+            got.names.append((name, 1, False))
+            got.preprocessed += pre
+            got.original_bytes += len(data)
+        except BadInput as e:
+            if explicit:
+                raise
+            got.skipped.append((path, str(e)))
+    if not got.images:
+        raise BadInput(f"{', '.join(map(str, paths))}: no images found"
+                       + (f" ({len(got.skipped)} files skipped)" if got.skipped else ""))
+    # One array file alone keeps its form and needs no names; otherwise name every image.
+    if arrays == 1 and len(got.names) == 1:
+        got.names = None
+    else:
+        got.source_form = container.SOURCE_IMAGES
+        names = []
+        for name, n, is_array in got.names:
+            if is_array:
+                stem = name.rsplit("/", 1)[-1].split(".")[0]
+                base = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
+                names += [f"{base}{stem}/{i:05d}.png" for i in range(n)]
+            else:
+                names.append(name)
+        got.names = names
+    return got

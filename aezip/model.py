@@ -1,0 +1,110 @@
+"""The autoencoder architectures, in torch (training only).
+
+Each architecture is an ``AutoEncoder`` whose ``encoder`` and ``decoder`` are
+``nn.Sequential`` stacks built only from the layers that the numpy runtime
+(:mod:`aezip.infer`) knows, so :func:`export_layers` can describe any of them
+as a plain list of ops plus named arrays.  The encoder takes images shaped
+(N, 1, 28, 28) with pixels in [0, 1]; the decoder returns the same shape.
+"""
+
+import torch
+from torch import nn
+
+__all__ = ["AutoEncoder", "ARCHS", "build", "export_layers"]
+
+
+def mlp9():
+    """The lecture's stacked MLP: 784-128-64-36-18-9, mirrored, Sigmoid out."""
+    sizes = [28 * 28, 128, 64, 36, 18, 9]
+    enc = [nn.Flatten()]
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        enc.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            enc.append(nn.ReLU())
+    back = sizes[::-1]
+    dec = []
+    for i, (a, b) in enumerate(zip(back, back[1:])):
+        dec.append(nn.Linear(a, b))
+        dec.append(nn.ReLU() if i < len(back) - 2 else nn.Sigmoid())
+    dec.append(nn.Unflatten(1, (1, 28, 28)))
+    return nn.Sequential(*enc), nn.Sequential(*dec), 9
+
+
+def conv(latent_dim, width=32):
+    """A small convolutional autoencoder (the lecture's "Autoencoder using CNN").
+
+    Encoder: 28x28 -> conv s2 -> 14x14 -> conv s2 -> 7x7 -> linear code.
+    Decoder: the mirror, with transposed convolutions and a Sigmoid.
+    """
+    c1, c2 = width, 2 * width
+    enc = nn.Sequential(
+        nn.Conv2d(1, c1, 3, stride=2, padding=1), nn.ReLU(),   # 14x14
+        nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),  # 7x7
+        nn.Flatten(),
+        nn.Linear(c2 * 7 * 7, 256), nn.ReLU(),
+        nn.Linear(256, latent_dim),
+    )
+    dec = nn.Sequential(
+        nn.Linear(latent_dim, 256), nn.ReLU(),
+        nn.Linear(256, c2 * 7 * 7), nn.ReLU(),
+        nn.Unflatten(1, (c2, 7, 7)),
+        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # 14x14
+        nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1), nn.Sigmoid(),  # 28x28
+    )
+    return enc, dec, latent_dim
+
+
+ARCHS = {
+    "mlp9": mlp9,
+    "cnn8": lambda: conv(8),
+    "cnn16": lambda: conv(16),
+    "cnn32": lambda: conv(32),
+    "cnn64": lambda: conv(64),
+}
+
+
+class AutoEncoder(nn.Module):
+    def __init__(self, arch):
+        super().__init__()
+        if arch not in ARCHS:
+            raise ValueError(f"unknown architecture {arch!r} (known: {', '.join(ARCHS)})")
+        self.arch = arch
+        self.encoder, self.decoder, self.latent_dim = ARCHS[arch]()
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+def build(arch):
+    return AutoEncoder(arch)
+
+
+def export_layers(seq, prefix):
+    """Describe an nn.Sequential as (ops, arrays) for the numpy runtime."""
+    ops, arrays = [], {}
+    for i, m in enumerate(seq):
+        key = f"{prefix}.{i}"
+        if isinstance(m, nn.Linear):
+            ops.append({"op": "linear", "param": key})
+        elif isinstance(m, nn.Conv2d):
+            ops.append({"op": "conv2d", "param": key, "stride": m.stride[0], "padding": m.padding[0]})
+        elif isinstance(m, nn.ConvTranspose2d):
+            ops.append({"op": "conv_transpose2d", "param": key, "stride": m.stride[0],
+                        "padding": m.padding[0], "output_padding": m.output_padding[0]})
+        elif isinstance(m, nn.ReLU):
+            ops.append({"op": "relu"})
+            continue
+        elif isinstance(m, nn.Sigmoid):
+            ops.append({"op": "sigmoid"})
+            continue
+        elif isinstance(m, nn.Flatten):
+            ops.append({"op": "flatten"})
+            continue
+        elif isinstance(m, nn.Unflatten):
+            ops.append({"op": "reshape", "shape": list(m.unflattened_size)})
+            continue
+        else:
+            raise TypeError(f"layer {key} ({type(m).__name__}) has no numpy equivalent")
+        arrays[f"{key}.weight"] = m.weight.detach().cpu().numpy().astype("float32")
+        arrays[f"{key}.bias"] = m.bias.detach().cpu().numpy().astype("float32")
+    return ops, arrays

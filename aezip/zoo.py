@@ -1,0 +1,144 @@
+"""The model registry: which trained models are installed, and the quality ladder.
+
+Models are found through their model cards (``trained/NAME.json``): a card
+with ``"codec": true`` names its weights file and that file's SHA-256.  An
+archive refers to a model by the first 8 bytes of that SHA-256 plus its name,
+so ids are content-addressed: retraining gives a new id, and an archive can
+never be decoded with weights other than the ones that wrote it.  Old weights
+stay installed (a card may be marked ``"retired": true``: still decodes,
+never chosen for new files).
+"""
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UnknownModel
+from .infer import Network
+from .weights import load_weights
+
+__all__ = ["Model", "trained_dir", "cards", "get_model", "model_for_digest", "LADDER", "DEFAULT_QUALITY",
+           "ladder_row"]
+
+# Quality level -> (model name, quantization step as a fraction of each code
+# dimension's standard deviation on the training set).  1 = smallest files.
+LADDER = {
+    1: ("mlp9", 1.0),
+    2: ("mlp9", 1 / 2),
+    3: ("mlp9", 1 / 3),
+    4: ("mlp9", 1 / 4),
+    5: ("mlp9", 1 / 8),
+    6: ("mlp9", 1 / 12),
+    7: ("mlp9", 1 / 16),
+    8: ("mlp9", 1 / 24),
+    9: ("mlp9", 1 / 32),
+}
+DEFAULT_QUALITY = 5
+
+
+def trained_dir():
+    """The folder of bundled models: $AEZIP_MODELS, the wheel's copy, or the checkout's."""
+    env = os.environ.get("AEZIP_MODELS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for cand in (here / "trained", here.parent / "trained"):
+        if cand.is_dir():
+            return cand
+    return here / "trained"
+
+
+@lru_cache(maxsize=None)
+def _cards(folder):
+    out = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            card = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(card, dict) and card.get("weights") and card.get("sha256"):
+            out[card["name"]] = card
+    return out
+
+
+def cards():
+    """{name: model card} of every installed model with weights."""
+    return _cards(str(trained_dir()))
+
+
+class Model:
+    """A loaded model: numpy encoder and decoder plus its calibration."""
+
+    def __init__(self, card, folder):
+        self.card = card
+        self.name = card["name"]
+        meta, arrays, digest = load_weights(Path(folder) / card["weights"], expect_sha256=card["sha256"])
+        self.sha256 = digest
+        self.digest = bytes.fromhex(digest)[:8]
+        self.meta = meta
+        self.latent_dim = meta["latent_dim"]
+        self.input_shape = tuple(meta["input_shape"])
+        self.output_shape = tuple(meta["output_shape"])
+        self.task = meta.get("task", "reconstruct")
+        cal = meta["calibration"]
+        self.code_std = np.asarray(cal["std"], np.float64)
+        self.code_min = np.asarray(cal["min"], np.float64)
+        self.code_max = np.asarray(cal["max"], np.float64)
+        self.encoder = Network(meta["encoder"], arrays)
+        self.decoder = Network(meta["decoder"], arrays)
+
+    @property
+    def model_id(self):
+        return f"{self.name}@{self.digest.hex()}"
+
+    def encode(self, images):
+        """uint8 (N, H, W) -> float32 codes (N, latent_dim)."""
+        x = np.asarray(images, np.float32).reshape((len(images), 1) + self.input_shape)
+        x *= np.float32(1 / 255)
+        return self.encoder(x)
+
+    def decode(self, codes):
+        """float codes (N, latent_dim) -> uint8 images (N, H, W)."""
+        y = self.decoder(np.asarray(codes, np.float32))
+        y *= 255
+        np.rint(y, out=y)
+        np.clip(y, 0, 255, out=y)
+        return y.astype(np.uint8).reshape((len(codes),) + self.output_shape)
+
+    def run(self, images, chunk=4096):
+        """Encoder then decoder, in chunks: images -> images (for denoise/upscale models)."""
+        out = [self.decode(self.encode(images[i:i + chunk])) for i in range(0, len(images), chunk)]
+        return np.concatenate(out) if out else np.zeros((0,) + self.output_shape, np.uint8)
+
+
+@lru_cache(maxsize=None)
+def _load(name, folder):
+    return Model(_cards(folder)[name], folder)
+
+
+def get_model(name):
+    """Load an installed model by name (cached)."""
+    folder = str(trained_dir())
+    if name not in _cards(folder):
+        raise UnknownModel(f"unknown model {name!r} (installed: {', '.join(_cards(folder)) or 'none'})")
+    return _load(name, folder)
+
+
+def model_for_digest(digest, name="?"):
+    """Load the installed model whose weights' SHA-256 starts with *digest* (8 bytes)."""
+    folder = str(trained_dir())
+    for card in _cards(folder).values():
+        if bytes.fromhex(card["sha256"])[:8] == digest:
+            return _load(card["name"], folder)
+    have = ", ".join(f"{c['name']}@{c['sha256'][:16]}" for c in _cards(folder).values()) or "none"
+    raise UnknownModel(f"archive needs model {name}@{digest.hex()}, which is not installed "
+                       f"(installed: {have})")
+
+
+def ladder_row(quality):
+    if quality not in LADDER:
+        raise ValueError(f"quality {quality!r} must be an integer from 1 to 9")
+    return LADDER[quality]
