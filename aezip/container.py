@@ -53,7 +53,7 @@ MAX_NAME = 4096
 MAX_CODE_BYTES = 1 << 28    # decompressed Codes section
 MAX_PIXELS = 1 << 30        # count x height x width of the decoded images
 ZSTD_LEVEL = 19
-PSNR_UNIT = 0.25        # Psnr section: dB per step of the stored byte
+PSNR_UNIT = 0.5         # Psnr section: dB per step of the stored byte
 PSNR_EXACT = 255        # the byte value meaning "reconstructs exactly" (infinite PSNR)
 MIN_FILE = FIXED.size + 1 + SECTION_LENGTH.size + TRAILER.size
 
