@@ -108,3 +108,41 @@ def export_layers(seq, prefix):
         arrays[f"{key}.weight"] = m.weight.detach().cpu().numpy().astype("float32")
         arrays[f"{key}.bias"] = m.bias.detach().cpu().numpy().astype("float32")
     return ops, arrays
+
+
+def load_torch(meta, arrays):
+    """Rebuild a torch AutoEncoder from an exported weights file (for tests and fine-tuning)."""
+    model = build(meta["arch"])
+    if meta.get("input_shape") == [14, 14]:
+        model.encoder.insert(0, nn.Upsample(scale_factor=2, mode="nearest"))
+    state = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def wide_mlp(enc_sizes, dec_sizes):
+    """An MLP autoencoder with a wide code, for denoising and up-sampling.
+
+    *enc_sizes* runs from the 784 input pixels to the code, *dec_sizes* from
+    the code to the 784 output pixels; ReLU between layers, a linear code and
+    a Sigmoid output, as in the lecture's MLP.
+    """
+    enc = [nn.Flatten()]
+    for i, (a, b) in enumerate(zip(enc_sizes, enc_sizes[1:])):
+        enc.append(nn.Linear(a, b))
+        if i < len(enc_sizes) - 2:
+            enc.append(nn.ReLU())
+    dec = []
+    for i, (a, b) in enumerate(zip(dec_sizes, dec_sizes[1:])):
+        dec.append(nn.Linear(a, b))
+        dec.append(nn.ReLU() if i < len(dec_sizes) - 2 else nn.Sigmoid())
+    dec.append(nn.Unflatten(1, (1, 28, 28)))
+    return nn.Sequential(*enc), nn.Sequential(*dec), enc_sizes[-1]
+
+
+# Denoising (dn*) and up-sampling (up*) models: see aezip/apps.py.
+ARCHS["dn64"] = lambda: wide_mlp([784, 512, 64], [64, 512, 784])
+ARCHS["dn128"] = lambda: wide_mlp([784, 512, 128], [128, 512, 784])
+ARCHS["dn256"] = lambda: wide_mlp([784, 1024, 256], [256, 1024, 784])
+ARCHS["up128"] = lambda: wide_mlp([784, 512, 128], [128, 512, 784])
+ARCHS["up256"] = lambda: wide_mlp([784, 1024, 256], [256, 1024, 784])

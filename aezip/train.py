@@ -204,6 +204,8 @@ def train(cfg: TrainConfig, log=print):
         "seed": cfg.seed,
         "epochs": cfg.epochs,
         "steps": len(losses),
+        "first_losses_mean": float(np.mean(losses[:50])),
+        "last_losses_mean": float(np.mean(losses[-50:])),
         "final_train_loss": train_loss,
         "final_test_loss": test_loss,
         "test_psnr_float_torch": 10 * math.log10(1 / test_loss),

@@ -1,0 +1,48 @@
+"""Shared test helpers: where the repo, the samples and (maybe) MNIST are."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+SAMPLE_IDX = SAMPLES / "t10k-first100-idx3-ubyte.gz"
+MNIST_REASON = "full MNIST not found: set AEZIP_MNIST_DIR to the folder with the four IDX files"
+
+
+def mnist_folder():
+    """The MNIST folder ($AEZIP_MNIST_DIR or ../shared/mnist), or None when absent."""
+    d = Path(os.environ.get("AEZIP_MNIST_DIR", REPO.parent / "shared" / "mnist"))
+    return d if (d / "t10k-images-idx3-ubyte.gz").exists() or (d / "t10k-images-idx3-ubyte").exists() else None
+
+
+def sample_digits():
+    """The 100 shipped test digits, uint8 (100, 28, 28)."""
+    from aezip.idx import read_idx
+    return read_idx(SAMPLE_IDX)
+
+
+def digits_for_tests(n=1000):
+    """n MNIST test digits when MNIST is present, else the 100 shipped ones."""
+    d = mnist_folder()
+    if d is None:
+        return sample_digits()
+    from aezip.idx import load_mnist
+    return load_mnist(d, "test")[0][:n]
+
+
+def tiny_mnist(folder, n_train=600):
+    """Write a small MNIST-layout folder built from the shipped samples (for training tests)."""
+    from aezip.idx import write_idx
+    x = sample_digits()
+    rng = np.random.default_rng(0)
+    reps = -(-n_train // len(x))
+    train = np.concatenate([np.roll(x, rng.integers(-2, 3), axis=2) for _ in range(reps)])[:n_train]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_idx(train, folder / "train-images-idx3-ubyte.gz")
+    write_idx(np.zeros(len(train), np.uint8), folder / "train-labels-idx1-ubyte.gz")
+    write_idx(x, folder / "t10k-images-idx3-ubyte.gz")
+    write_idx(np.zeros(len(x), np.uint8), folder / "t10k-labels-idx1-ubyte.gz")
+    return folder
