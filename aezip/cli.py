@@ -17,6 +17,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   context_settings={"help_option_names": ["-h", "--help"]})
 
 EXIT_OK, EXIT_ERROR, EXIT_WARNING = 0, 1, 2
+# Images reconstructing below this PSNR get a warning.  Chosen from the measured
+# per-image PSNR of the MNIST test set against non-digit images (bench/trust.md).
+WARN_PSNR = 12.0
+SHOW_SKIPPED = 10   # skipped input files listed one by one; the rest are counted
 # Commands that live in their own modules; each module has register(app).
 PLUGINS = ["aezip.cli_train", "aezip.cli_bench", "aezip.cli_apps"]
 
@@ -37,8 +41,9 @@ class Ui:
             typer.echo(msg, err=True)
 
     def warn(self, msg):
-        self.warned = True
+        """A warning: printed and exit status 2, unless -q (then neither, like gzip -q)."""
         if not self.quiet:
+            self.warned = True
             typer.echo(f"aezip: warning: {msg}", err=True)
 
     def progress(self, total, what):
@@ -81,6 +86,34 @@ def _read_input_bytes(path):
         raise AezError(f"{p}: cannot read ({e.strerror})") from None
 
 
+def _named(path, error):
+    """The same AezError with the file's name in front of its message."""
+    name = "<stdin>" if str(path) == "-" else str(path)
+    msg = str(error)
+    if msg.startswith(name):
+        return error
+    return type(error)(f"{name}: {msg}")
+
+
+def _decode_file(path):
+    """Read and decode one .aez file: (archive, images); errors name the file."""
+    data = _read_input_bytes(path)
+    try:
+        return _decoder().decompress_archive(data)
+    except AezError as e:
+        raise _named(path, e) from None
+
+
+_DECODER = []
+
+
+def _decoder():
+    from .codec import AezDecompressor
+    if not _DECODER:
+        _DECODER.append(AezDecompressor())
+    return _DECODER[0]
+
+
 def _stdin_images(data):
     """Images from bytes on stdin: IDX (raw or gzip), .npy or one image file."""
     from . import container
@@ -105,18 +138,19 @@ def compress(
     model: Optional[str] = typer.Option(None, "--model", help="Use this model instead of the quality ladder's."),
     min_psnr: Optional[float] = typer.Option(None, "--min-psnr", metavar="DB",
                                              help="Store images that would reconstruct below DB losslessly."),
-    warn_psnr: float = typer.Option(12.0, "--warn-psnr", metavar="DB",
-                                    help="Warn (exit 2) about images that reconstruct below DB."),
+    warn_psnr: float = typer.Option(WARN_PSNR, "--warn-psnr", metavar="DB",
+                                    help="Warn (exit 2) about images that reconstruct below DB "
+                                         f"(default {WARN_PSNR:g}: see bench/trust.md)."),
     strict: bool = typer.Option(False, "--strict", help="Treat any skipped input file as an error."),
     force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Say more."),
 ):
     """Compress digit images into one .aez archive."""
-    from .codec import AezCompressor, psnr_per_image
-    from .container import PSNR_EXACT, PSNR_UNIT
+    from .codec import AezCompressor
+    from .container import PSNR_EXACT, PSNR_UNIT, unpack
     from .inputs import gather
-    from .outputs import OutputExists
+    from .outputs import OutputExists, write_bytes_atomic
 
     ui = Ui(quiet, verbose)
     if output != "-" and Path(output).exists() and not force:
@@ -133,32 +167,34 @@ def compress(
         got = gather(paths)
         images, names, pre, form = got.stack(), got.names, got.preprocessed, got.source_form
         skipped, original = got.skipped, got.original_bytes
-    for path, reason in skipped:
+    for path, reason in skipped[:SHOW_SKIPPED if not verbose else None]:
         ui.warn(f"skipped {reason}" if str(path) in reason else f"skipped {path}: {reason}")
-    if skipped and strict:
-        fail(f"{len(skipped)} input file(s) skipped and --strict is set")
+    if len(skipped) > SHOW_SKIPPED and not verbose:
+        ui.warn(f"... and {len(skipped) - SHOW_SKIPPED} more skipped file(s) (-v lists all)")
+    if skipped:
+        ui.warn(f"{len(skipped)} file(s) skipped, {len(images)} image(s) compressed")
+        if strict:
+            fail(f"{len(skipped)} input file(s) skipped and --strict is set")
     comp = AezCompressor(quality if model is None else None, model=model, min_psnr=min_psnr)
     data = comp.compress(images, names=names, source_form=form)
-    _, recon = comp.encode(images)
-    scores = psnr_per_image(images, recon)
-    if min_psnr is not None:
-        stored_raw = scores < min_psnr
-        scores = scores.copy()
-        scores[stored_raw] = float("inf")
-        if stored_raw.any():
-            ui.info(f"{int(stored_raw.sum())} image(s) below {min_psnr:g} dB stored losslessly")
-    if output != "-" or not quiet:
-        pass
-    from .outputs import write_bytes_atomic
+    # The per-image PSNR stored in the archive (its quality contract), so what is
+    # reported here is what `info -v` shows; 255 means exact (stored losslessly).
+    stored = unpack(data).psnr
     write_bytes_atomic(output, data, force=force)
-    poor = [i for i in range(len(images)) if scores[i] < warn_psnr]
+    n = len(images)
+    if min_psnr is not None:
+        kept = len(unpack(data).raw_index)
+        if kept:
+            ui.info(f"{kept} of {n} image(s) below {min_psnr:g} dB stored losslessly")
+    poor = [i for i in range(n) if stored[i] != PSNR_EXACT and stored[i] * PSNR_UNIT < warn_psnr]
     if pre:
         ui.info(f"{pre} image(s) were not 28x28 white-on-black and got MNIST preprocessing")
     if poor:
-        which = ", ".join((names[i] if names else f"#{i}") for i in poor[:5]) + (" ..." if len(poor) > 5 else "")
-        ui.warn(f"{len(poor)} of {len(images)} image(s) reconstruct below {warn_psnr:g} dB "
-                f"(not digits?): {which}; use --min-psnr to keep them exactly")
-    n = len(images)
+        shown = poor if verbose else poor[:5]
+        which = ", ".join(f"{names[i] if names else f'#{i}'} ({stored[i] * PSNR_UNIT:g} dB)" for i in shown)
+        ui.warn(f"{len(poor)} of {n} image(s) reconstruct below {warn_psnr:g} dB (not digits?): "
+                f"{which}{' ...' if len(shown) < len(poor) else ''}; "
+                "use --min-psnr DB to store them exactly")
     ui.detail(f"{output}: {n} images, {len(data)} bytes ({len(data) / n:.2f} bytes/image), "
               f"model {comp.model.model_id}, quality {comp.quality or 'custom'}")
     if not quiet and output != "-":
@@ -196,13 +232,10 @@ def extract(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ):
     """Reconstruct the images in an .aez archive."""
-    from .codec import AezDecompressor
-    from .idx import write_idx
     from .outputs import output_names, write_bytes_atomic, write_tree
 
     ui = Ui(quiet, verbose)
-    data = _read_input_bytes(archive)
-    arc, images = AezDecompressor().decompress_archive(data)
+    arc, images = _decode_file(archive)
     h = arc.header
     form = _archive_form(h, fmt, len(images))
     stem = "stdin" if archive == "-" else Path(archive).name.removesuffix(".aez")
@@ -247,13 +280,17 @@ def info(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every image with its name and PSNR."),
 ):
     """Show what an archive holds, like gzip -l."""
+    import numpy as np
     from .container import PSNR_EXACT, PSNR_UNIT, SOURCE_FORMS, unpack
 
     typer.echo(f"{'images':>8} {'original':>12} {'compressed':>11} {'ratio':>7} {'B/image':>8}  "
                f"{'quality':>7}  model / name")
     for path in archives:
         data = _read_input_bytes(path)
-        arc = unpack(data)
+        try:
+            arc = unpack(data)
+        except AezError as e:
+            raise _named(path, e) from None
         h = arc.header
         original = h.count * h.height * h.width
         ratio = original / len(data)
@@ -262,6 +299,12 @@ def info(
         if verbose:
             typer.echo(f"  format v{h.version}, source {SOURCE_FORMS[h.source_form]}, {h.latent_dim} codes x "
                        f"{h.sample_size} byte(s), {len(arc.raw_index)} image(s) stored losslessly")
+            if arc.psnr is not None:
+                lossy = arc.psnr[arc.psnr != PSNR_EXACT].astype(float) * PSNR_UNIT
+                if len(lossy):
+                    typer.echo(f"  PSNR (lower bound per image): min {lossy.min():.1f} dB, median "
+                               f"{float(np.median(lossy)):.1f} dB, {int((lossy < WARN_PSNR).sum())} "
+                               f"below {WARN_PSNR:g} dB, {h.count - len(lossy)} exact")
             for i in range(h.count):
                 name = arc.names[i] if arc.names else f"#{i}"
                 if arc.psnr is None:
@@ -280,15 +323,13 @@ def test_cmd(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ):
     """Check archives' integrity (checksum, structure, model present, decodes), like gzip -t."""
-    from .codec import AezDecompressor
-
     bad = 0
     for path in archives:
         try:
-            arc, images = AezDecompressor().decompress_archive(_read_input_bytes(path))
+            arc, images = _decode_file(path)
         except AezError as e:
             bad += 1
-            typer.echo(f"aezip: error: {path}: {e}", err=True)
+            typer.echo(f"aezip: error: {e}", err=True)
             continue
         if verbose and not quiet:
             typer.echo(f"{path}: OK ({arc.header.count} images)", err=True)
@@ -334,7 +375,9 @@ def run(argv=None):
     """Entry point: run the app, turning every error into one line and an exit code."""
     _load_plugins()
     try:
-        app(args=argv, standalone_mode=False)
+        # standalone_mode=False: click returns a command's exit code instead of raising SystemExit
+        rc = app(args=argv, standalone_mode=False)
+        return rc if isinstance(rc, int) else EXIT_OK
     except typer.Exit as e:
         return e.exit_code
     except AezError as e:
@@ -355,7 +398,6 @@ def run(argv=None):
             return 130
         typer.echo(f"aezip: error: internal error: {type(e).__name__}: {e}", err=True)
         return EXIT_ERROR
-    return EXIT_OK
 
 
 def entry():

@@ -1,0 +1,149 @@
+"""The Python API: compress/decompress, objects, headers, errors."""
+
+import io
+
+import numpy as np
+import pytest
+
+import aezip
+from aezip import container
+from aezip.codec import AezCompressor, AezDecompressor, psnr
+from helpers import sample_digits
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return sample_digits()
+
+
+def test_roundtrip_shape_dtype_and_quality(digits):
+    data = aezip.compress(digits)
+    out = aezip.decompress(data)
+    assert out.shape == digits.shape and out.dtype == np.uint8
+    assert psnr(out, digits) > 15.0
+    assert len(data) < 12 * len(digits)
+
+
+def test_compress_is_deterministic(digits):
+    assert aezip.compress(digits) == aezip.compress(digits.copy())
+    assert aezip.compress(digits, quality=2) == AezCompressor(2).compress(digits)
+
+
+def test_decode_is_reproducible(digits):
+    data = aezip.compress(digits)
+    assert np.array_equal(aezip.decompress(data), AezDecompressor().decompress(data))
+
+
+def test_quality_is_the_rate_knob(digits):
+    sizes = [len(aezip.compress(digits, quality=q)) for q in range(1, 10)]
+    assert sizes == sorted(sizes)
+    assert sizes[0] < sizes[-1]
+    p1 = psnr(aezip.decompress(aezip.compress(digits, quality=1)), digits)
+    p9 = psnr(aezip.decompress(aezip.compress(digits, quality=9)), digits)
+    assert p9 > p1
+
+
+def test_names_are_stored(digits):
+    names = [f"d/{i}.png" for i in range(len(digits))]
+    data = aezip.compress(digits, names=names)
+    arc = container.unpack(data)
+    assert arc.names == names
+    assert aezip.read_header(data).has_names
+
+
+def test_read_header_and_is_aez(digits, tmp_path):
+    data = aezip.compress(digits, quality=3)
+    h = aezip.read_header(data)
+    assert (h.count, h.height, h.width, h.quality, h.model_name) == (100, 28, 28, 3, "mlp9")
+    assert h.model_id.startswith("mlp9@") and len(h.model_digest) == 8
+    p = tmp_path / "x.aez"
+    p.write_bytes(data)
+    assert aezip.read_header(p) == h
+    with open(p, "rb") as f:
+        assert aezip.read_header(f) == h
+    assert aezip.is_aez(p) and aezip.is_aez(data)
+    assert not aezip.is_aez(b"PK\x03\x04") and not aezip.is_aez(tmp_path / "missing")
+
+
+def test_single_image_2d_is_accepted(digits):
+    assert aezip.decompress(aezip.compress(digits[0])).shape == (1, 28, 28)
+
+
+@pytest.mark.parametrize("bad,msg", [
+    (np.zeros((2, 28, 28), np.float32), "must be uint8, got float32"),
+    (np.zeros((2, 27, 28), np.uint8), r"shape \(N, 28, 28\), got \(2, 27, 28\)"),
+    (np.zeros((0, 28, 28), np.uint8), "no images"),
+])
+def test_bad_images_raise_bad_input(bad, msg):
+    with pytest.raises(aezip.BadInput, match=msg):
+        aezip.compress(bad)
+
+
+@pytest.mark.parametrize("q", [0, 10, 2.5, True, "5"])
+def test_bad_quality(q, digits):
+    with pytest.raises(aezip.BadInput, match="quality"):
+        aezip.compress(digits, quality=q)
+
+
+def test_names_count_must_match(digits):
+    with pytest.raises(aezip.BadInput, match="3 names for 100 images"):
+        aezip.compress(digits, names=["a", "b", "c"])
+
+
+def test_error_family():
+    assert issubclass(aezip.BadAezFile, OSError) and issubclass(aezip.BadAezFile, aezip.AezError)
+    assert issubclass(aezip.UnsupportedVersion, aezip.BadAezFile)
+    assert issubclass(aezip.UnknownModel, LookupError)
+
+
+def test_not_an_aez_file_shows_the_magic():
+    with pytest.raises(aezip.BadAezFile, match=r"not an \.aez file \(magic b'PK\\x03\\x04'"):
+        aezip.decompress(b"PK\x03\x04" + b"\x00" * 60)
+
+
+def test_unsupported_version(digits):
+    data = bytearray(aezip.compress(digits[:2]))
+    data[4] = 2
+    with pytest.raises(aezip.UnsupportedVersion, match="version 2 .*reads version 1"):
+        aezip.decompress(bytes(data))
+
+
+def _recrc(body):
+    import zlib
+    return body + container.TRAILER.pack(zlib.crc32(body))
+
+
+def test_unknown_model_says_which_is_needed_and_which_exist(digits):
+    data = bytearray(aezip.compress(digits[:2]))
+    data[8:16] = b"\x01" * 8
+    with pytest.raises(aezip.UnknownModel, match=r"needs model mlp9@0101010101010101.*installed: .*mlp9@"):
+        aezip.decompress(_recrc(bytes(data[:-4])))
+
+
+def test_huge_image_count_fails_fast():
+    import struct
+    import time
+    head = container.FIXED.pack(container.MAGIC, 1, 0, 5, 1, b"\0" * 8, 0xFFFFFFFF, 28, 28, 9, 4, 0)
+    data = _recrc(head + b"mlp9" + b"\0" * 72 + struct.pack("<I", 0))
+    t = time.perf_counter()
+    with pytest.raises(aezip.BadAezFile, match="image count 4294967295"):
+        aezip.decompress(data)
+    assert time.perf_counter() - t < 1.0
+
+
+def test_objects_reuse_model(digits):
+    comp, dec = AezCompressor(), AezDecompressor()
+    for part in (digits[:10], digits[10:50]):
+        assert dec.decompress(comp.compress(part)).shape == part.shape
+
+
+def test_min_psnr_stores_poor_images_exactly(digits):
+    noise = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    mix = np.concatenate([digits[:5], noise])
+    data = aezip.compress(mix, min_psnr=30)
+    out = aezip.decompress(data)
+    arc = container.unpack(data)
+    assert set(arc.raw_index.tolist()) >= {5, 6, 7}
+    for i in range(len(mix)):
+        p = psnr(out[i:i + 1], mix[i:i + 1])
+        assert p >= 30 or np.array_equal(out[i], mix[i])
