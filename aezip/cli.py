@@ -252,7 +252,10 @@ def extract(
     if form == "png":
         target = Path(output) if output else base / stem
         names = arc.names or [f"{i:05d}" for i in range(len(images))]
-        rels = output_names(names, ".png")
+        renamed = []
+        rels = output_names(names, ".png", renamed)
+        for stored, written in renamed:
+            ui.info(f"{stored}: written as {written} (another name already maps to the same file)")
         write_tree(target, {rel: _encode_png(img) for rel, img in zip(rels, images)}, force=force)
         ui.detail("\n".join(str(target / r) for r in rels))
         ui.info(f"{len(images)} images -> {target}/")

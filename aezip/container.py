@@ -155,22 +155,47 @@ class _Reader:
         return _unframe(frame, what, expect_size, limit)
 
 
+# Compressed input fed to zstd per step while decompressing a section.  A zstd
+# block of up to 128 KiB can be coded in 4 bytes (an RLE block), so one step can
+# produce at most about 64 x 128 KiB = 8 MiB more than the section really needs
+# before the size check below stops it.
+_FEED = 256
+
+
 def _unframe(frame, what, expect_size, limit=None):
-    """Decompress one zstd frame, checking its declared size before allocating."""
+    """Decompress one zstd frame, checking its declared size before allocating.
+
+    The output grows only with what the frame really holds, and never more than a
+    few MiB past the declared size: a frame that lies about its size fails before
+    much is allocated.  The section must be exactly one frame, nothing after it.
+    """
     try:
         declared = zstandard.frame_content_size(frame)
     except zstandard.ZstdError as e:
         raise BadAezFile(f"{what} section is not a zstd frame ({e})") from None
+    if declared < 0:
+        raise BadAezFile(f"{what} section's zstd frame does not declare its size")
     if expect_size is not None and declared != expect_size:
         raise BadAezFile(f"{what} section declares {declared} bytes, header implies {expect_size}")
-    if expect_size is None and (declared < 0 or declared > limit):
+    if expect_size is None and declared > limit:
         raise BadAezFile(f"{what} section declares {declared} bytes, limit {limit}")
+    dobj = zstandard.ZstdDecompressor().decompressobj()
+    parts, got, fed = [], 0, 0
     try:
-        # Streaming, so memory grows only with what the frame really holds:
-        # a frame that lies about its size fails before much is allocated.
-        data = zstandard.ZstdDecompressor().decompressobj().decompress(frame)
+        while fed < len(frame) and not dobj.eof:
+            chunk = dobj.decompress(frame[fed:fed + _FEED])
+            fed += _FEED
+            got += len(chunk)
+            if got > declared:
+                raise BadAezFile(f"{what} section holds more than the {declared} bytes it declares")
+            parts.append(chunk)
     except zstandard.ZstdError as e:
         raise BadAezFile(f"{what} section does not decompress ({e})") from None
+    if not dobj.eof:
+        raise BadAezFile(f"{what} section's zstd frame is incomplete")
+    if dobj.unused_data or fed < len(frame):
+        raise BadAezFile(f"{what} section has bytes after its zstd frame")
+    data = b"".join(parts)
     if len(data) != declared:
         raise BadAezFile(f"{what} section decompressed to {len(data)} bytes, declared {declared}")
     return data
@@ -223,6 +248,10 @@ def _parse_header(r: _Reader):
     quant = np.frombuffer(r.take(QUANT.size * latent, "quantization table"), "<f4").reshape(latent, 2)
     if not np.isfinite(quant).all() or (quant[:, 1] <= 0).any():
         raise BadAezFile("quantization table holds a non-finite value or a step <= 0")
+    top = np.float32((1 << (8 * sample_size)) - 1)
+    with np.errstate(over="ignore"):
+        if not np.isfinite(quant[:, 0] + top * quant[:, 1]).all():
+            raise BadAezFile("quantization table: the largest code value dequantizes to infinity")
     return Header(version, flags, quality, sample_size, digest, name, count, height, width, latent,
                   tuple(float(v) for v in quant[:, 0]), tuple(float(v) for v in quant[:, 1]), source_form)
 
@@ -251,7 +280,7 @@ def unpack(data) -> Archive:
         if len(blob) < 4:
             raise BadAezFile("raw section shorter than its count field")
         (n,) = struct.unpack_from("<I", blob)
-        if n > h.count or len(blob) != 4 + n * (4 + h.height * h.width):
+        if not 1 <= n <= h.count or len(blob) != 4 + n * (4 + h.height * h.width):
             raise BadAezFile(f"raw section holds {len(blob)} bytes, not {n} images of {h.width}x{h.height}")
         idx = np.frombuffer(blob, "<u4", n, 4)
         if n and (np.any(idx >= h.count) or np.any(np.diff(idx.astype(np.int64)) <= 0)):

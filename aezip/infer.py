@@ -79,7 +79,8 @@ def _relu(x):
 
 def _sigmoid(x):
     np.negative(x, out=x)
-    np.exp(x, out=x)
+    with np.errstate(over="ignore"):  # exp overflows to inf for x << 0: 1 / (1 + inf) = 0, as it should
+        np.exp(x, out=x)
     x += 1
     return np.reciprocal(x, out=x)
 

@@ -45,14 +45,19 @@ def write_bytes_atomic(path, data, force=False):
     parent = path.parent
     if not parent.is_dir():
         raise AezError(f"{path}: folder {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as e:
+        raise AezError(f"{path}: cannot write in {parent} ({e.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise AezError(f"{path}: cannot write ({e.strerror or e}); nothing was changed") from None
         raise
 
 
@@ -70,18 +75,30 @@ def safe_relative(name):
     return p
 
 
-def output_names(names, suffix):
-    """Map stored names to output file names with *suffix*, checking safety and duplicates."""
-    out, seen = [], set()
+def output_names(names, suffix, renamed=None):
+    """Map stored names to output file names with *suffix*, checking safety and duplicates.
+
+    A name stored twice (compared case-insensitively, as on macOS and Windows
+    disks) is refused.  Two different names that would map to the same output
+    (``x.jpg`` and ``x.png`` both become PNGs) keep their full name plus the
+    suffix (``x.jpg.png``); each such change is appended to *renamed* as
+    (stored name, output name) so the caller can say so.
+    """
+    out, seen, stored = [], set(), set()
     for n in names:
         p = safe_relative(n)
+        if n.casefold() in stored:
+            raise UnsafeName(f"archive holds the name {n!r} twice")
+        stored.add(n.casefold())
         q = p.with_suffix(suffix) if p.suffix else p.with_name(p.name + suffix)
         key = str(q).casefold()
         if key in seen:
             q = p.with_name(p.name + suffix)
             key = str(q).casefold()
-        if key in seen:
-            raise UnsafeName(f"archive holds the name {n!r} twice")
+            if key in seen:
+                raise UnsafeName(f"archive name {n!r} collides with another name once written as {q}")
+            if renamed is not None:
+                renamed.append((n, str(q)))
         seen.add(key)
         out.append(q)
     # a name may not also be a folder of another name
@@ -92,15 +109,45 @@ def output_names(names, suffix):
     return out
 
 
+def _check_destinations(target, files, force):
+    """Refuse, before anything is written, any file of *files* that would land on an
+    existing output (without *force*), replace a folder or a link, go through a
+    file, or leave *target* through a symlinked folder."""
+    root = target.resolve()
+    for rel in files:
+        dest = target / rel
+        for up in reversed(rel.parents[:-1] if len(rel.parents) > 1 else ()):
+            d = target / up
+            if d.is_symlink() or (d.exists() and not d.is_dir()):
+                real = d.resolve()
+                if not d.is_dir():
+                    raise OutputExists(f"{d}: exists and is not a folder (needed for {dest})")
+                if real != root and root not in real.parents:
+                    raise UnsafeName(f"{dest}: its folder {d} leads outside {target} (symlink)")
+        if dest.is_symlink() or dest.is_dir():
+            raise OutputExists(f"{dest}: is a symlink or a folder; refusing to replace it")
+        if dest.exists() and not force:
+            raise OutputExists(f"{dest}: already exists (use -f to overwrite)")
+        real = dest.parent.resolve()
+        if real != root and root not in real.parents:
+            raise UnsafeName(f"{dest}: its folder leads outside {target} (symlink)")
+
+
 def write_tree(target, files, force=False):
     """Write {relative PurePosixPath: bytes} under folder *target*, all or nothing.
 
+    Every name must have passed :func:`safe_relative` (see :func:`output_names`).
     A new folder is built whole under a temporary name and renamed into place.
     Into an existing folder, every destination is checked first (exists? would a
-    symlink lead outside?), files are staged in a temporary folder inside it,
-    and then renamed one by one.
+    symlink lead outside?), files are staged in a temporary folder inside it and
+    then renamed one by one; if that is interrupted (an error, Ctrl-C), the files
+    already moved are put back, so the folder is as it was.
     """
     target = Path(target)
+    for rel in files:
+        safe_relative(str(rel))
+    if target.is_symlink() and not target.exists():
+        raise OutputExists(f"{target}: is a broken symbolic link; refusing to write through it")
     fresh = not target.exists()
     parent = target.parent if fresh else target
     if fresh and not parent.is_dir():
@@ -108,17 +155,12 @@ def write_tree(target, files, force=False):
     if not fresh:
         if not target.is_dir():
             raise OutputExists(f"{target}: exists and is not a folder")
-        root = target.resolve()
-        for rel in files:
-            dest = target / rel
-            if (dest.exists() or dest.is_symlink()) and not force:
-                raise OutputExists(f"{dest}: already exists (use -f to overwrite)")
-            if dest.is_symlink() or dest.is_dir():
-                raise OutputExists(f"{dest}: is a symlink or a folder; refusing to replace it")
-            real = dest.parent.resolve()
-            if real != root and root not in real.parents:
-                raise UnsafeName(f"{dest}: its folder leads outside {target} (symlink)")
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+        _check_destinations(target, files, force)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    except OSError as e:
+        raise AezError(f"{target}: cannot write in {parent} ({e.strerror})") from None
+    backup = None
     try:
         os.chmod(stage, 0o777 & ~_umask())
         for rel, data in files.items():
@@ -126,12 +168,52 @@ def write_tree(target, files, force=False):
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(data)
         if fresh:
-            os.rename(stage, target)
+            try:
+                os.rename(stage, target)
+            except OSError:
+                raise OutputExists(f"{target}: appeared while writing; left as it is") from None
             return
+        backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target))
+        _move_in(target, stage, backup, files)
+    except OSError as e:
+        if isinstance(e, AezError):
+            raise
+        raise AezError(f"{target}: cannot write ({e.strerror or e}); nothing was changed") from None
+    finally:
+        for tmp in (stage, backup):
+            if tmp is not None and tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_in(target, stage, backup, files):
+    """Rename staged files into *target*; on any interruption undo what was done."""
+    done, made = [], []   # (dest, saved old file or None); folders created
+    try:
         for rel in files:
             dest = target / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            for up in reversed(rel.parents[:-1] if len(rel.parents) > 1 else ()):
+                d = target / up
+                if not d.is_dir():
+                    d.mkdir()
+                    made.append(d)
+            old = None
+            if dest.exists():
+                old = backup / rel
+                old.parent.mkdir(parents=True, exist_ok=True)
+                done.append((dest, old))
+                os.rename(dest, old)
+            else:
+                done.append((dest, None))
             os.replace(stage / rel, dest)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
+    except BaseException:
+        for dest, old in reversed(done):
+            if old is None:
+                dest.unlink(missing_ok=True)
+            elif old.exists():
+                os.replace(old, dest)
+        for d in reversed(made):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        raise
