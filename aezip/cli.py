@@ -376,6 +376,10 @@ def _load_plugins():
 
 def run(argv=None):
     """Entry point: run the app, turning every error into one line and an exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args in (["--version"], ["-V"]):  # answer before importing numpy and the plugins
+        typer.echo(f"aezip {__version__}")
+        return EXIT_OK
     _load_plugins()
     try:
         # standalone_mode=False: click returns a command's exit code instead of raising SystemExit

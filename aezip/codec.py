@@ -24,10 +24,14 @@ def psnr(a, b):
     return math.inf if mse == 0 else 10 * math.log10(1 / mse)
 
 
-def psnr_per_image(a, b):
-    """Per-image PSNR in dB (inf where identical)."""
-    d = (a.reshape(len(a), -1).astype(np.int32) - b.reshape(len(b), -1).astype(np.int32))
-    mse = (d * d).mean(1) / (255.0 * 255.0)
+def psnr_per_image(a, b, chunk=4096):
+    """Per-image PSNR in dB (inf where identical), computed in chunks to bound memory."""
+    a = a.reshape(len(a), -1)
+    b = b.reshape(len(b), -1)
+    mse = np.empty(len(a))
+    for i in range(0, len(a), chunk):
+        d = a[i:i + chunk].astype(np.float32) - b[i:i + chunk].astype(np.float32)
+        mse[i:i + chunk] = np.einsum("ij,ij->i", d, d, dtype=np.float64) / (a.shape[1] * 255.0 * 255.0)
     with np.errstate(divide="ignore"):
         return 10 * np.log10(1 / mse)
 
@@ -120,6 +124,11 @@ class AezCompressor:
         return codes, recon
 
     def compress(self, images, names=None, source_form=container.SOURCE_IMAGES):
+        """Return the bytes of an .aez file holding *images* (uint8 (N, H, W))."""
+        return self.compress_scored(images, names, source_form)[0]
+
+    def compress_scored(self, images, names=None, source_form=container.SOURCE_IMAGES):
+        """Return (.aez bytes, per-image PSNR in dB of what a decoder will output; inf = exact)."""
         images = _check_images(images, self.model.output_shape)
         if names is not None:
             names = [str(n) for n in names]
@@ -127,6 +136,7 @@ class AezCompressor:
                 raise BadInput(f"{len(names)} names for {len(images)} images")
         codes, recon = self.encode(images)
         scores = psnr_per_image(images, recon)
+        del recon
         raw_index = raw_pixels = None
         if self.min_psnr is not None:
             raw_index = np.flatnonzero(scores < self.min_psnr).astype(np.uint32)
@@ -140,8 +150,9 @@ class AezCompressor:
         header = Header(container.FORMAT_VERSION, 0, self.quality, qz.sample_size, m.digest, m.name,
                         len(images), images.shape[1], images.shape[2], m.latent_dim,
                         tuple(qz.offsets.tolist()), tuple(qz.steps.tolist()), source_form)
-        return container.pack(header, codes, names=names, psnr=stored,
+        data = container.pack(header, codes, names=names, psnr=stored,
                               raw_index=raw_index, raw_pixels=raw_pixels)
+        return data, scores
 
 
 class AezDecompressor:

@@ -1,0 +1,163 @@
+"""Measure the codec's targets on the MNIST test set, side by side, in one run.
+
+    python scripts/bench_codec.py --data ../shared/mnist [--out bench/codec.md]
+
+Prints (and writes as markdown + JSON): bytes per image of the whole default .aez file, its
+PSNR, gzip -9 of the same pixels, encode speed against gzip -9, decode speed against Pillow
+decoding the same digits as PNG, `aezip --version` start-up against `python -c "import numpy"`,
+and peak memory of `aezip compress` on the 60,000 training images.  Each target line says
+met / NOT met; the exit code is 0 either way (this measures, it does not test).
+"""
+
+import argparse
+import gzip
+import io
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import aezip
+from aezip.codec import AezCompressor, AezDecompressor, psnr
+from aezip.idx import find_mnist, load_mnist
+
+
+def best_of(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def startup(cmd, repeat=15):
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True)
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def peak_rss_mb(cmd):
+    """Peak resident memory of a child process, in MB."""
+    code = ("import resource,subprocess,sys;subprocess.run(sys.argv[1:],check=True,capture_output=True);"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=os.environ.get("AEZIP_MNIST_DIR", "../shared/mnist"))
+    ap.add_argument("--out", default="bench/codec.md")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+
+    x, _ = load_mnist(a.data, "test")
+    n = len(x)
+    raw = x.tobytes()
+    rows, checks = {}, []
+
+    comp, dec = AezCompressor(), AezDecompressor()
+    data = comp.compress(x)
+    y = dec.decompress(data)
+    gz = gzip.compress(raw, 9, mtime=0)
+    rows["aezip_bytes_per_image"] = len(data) / n
+    rows["aezip_psnr"] = psnr(y, x)
+    rows["aezip_quality"] = comp.quality
+    rows["aezip_model"] = comp.model.model_id
+    rows["gzip9_bytes_per_image"] = len(gz) / n
+    rows["gzip_over_aezip"] = len(gz) / len(data)
+    checks += [("whole .aez <= 8 bytes/image", rows["aezip_bytes_per_image"] <= 8, f"{rows['aezip_bytes_per_image']:.3f}"),
+               ("PSNR >= 17.0 dB", rows["aezip_psnr"] >= 17.0, f"{rows['aezip_psnr']:.2f} dB"),
+               (">= 20x smaller than gzip -9", rows["gzip_over_aezip"] >= 20, f"{rows['gzip_over_aezip']:.1f}x")]
+
+    t_enc = best_of(lambda: comp.compress(x), a.repeat)
+    t_gz = best_of(lambda: gzip.compress(raw, 9, mtime=0), a.repeat)
+    t_gz_each = best_of(lambda: [gzip.compress(r.tobytes(), 9, mtime=0) for r in x], 1)
+    rows["encode_images_per_s"] = n / t_enc
+    rows["gzip9_stream_images_per_s"] = n / t_gz
+    rows["gzip9_per_image_images_per_s"] = n / t_gz_each
+    rows["encode_vs_gzip9_stream"] = t_gz / t_enc
+    checks.append(("encode >= 20x gzip -9 images/s (whole stream)", rows["encode_vs_gzip9_stream"] >= 20,
+                   f"{rows['encode_vs_gzip9_stream']:.1f}x"))
+
+    pngs = []
+    for img in x:
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")
+        pngs.append(buf.getvalue())
+
+    def pillow_decode():
+        out = np.empty_like(x)
+        for i, b in enumerate(pngs):
+            out[i] = np.asarray(Image.open(io.BytesIO(b)))
+        return out
+
+    t_dec = best_of(lambda: dec.decompress(data), a.repeat)
+    t_png = best_of(pillow_decode, a.repeat)
+    rows["decode_images_per_s"] = n / t_dec
+    rows["pillow_png_decode_images_per_s"] = n / t_png
+    rows["decode_vs_pillow_png"] = t_png / t_dec
+    checks.append(("decode >= 2x Pillow PNG images/s", rows["decode_vs_pillow_png"] >= 2,
+                   f"{rows['decode_vs_pillow_png']:.1f}x"))
+
+    aez = [str(Path(sys.executable).with_name("aezip"))]
+    if not Path(aez[0]).exists():
+        aez = [sys.executable, "-m", "aezip"]
+    t_ver = startup(aez + ["--version"])
+    t_np = startup([sys.executable, "-c", "import numpy"])
+    rows["version_s"], rows["import_numpy_s"] = t_ver, t_np
+    checks.append(("aezip --version within 0.15 s of import numpy", t_ver - t_np <= 0.15,
+                   f"{t_ver:.3f} s vs {t_np:.3f} s (+{t_ver - t_np:.3f})"))
+
+    train_images = find_mnist(a.data, "train")[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        mem = peak_rss_mb(aez + ["compress", str(train_images), "-o", f"{tmp}/train.aez", "-q"])
+        train_bytes = Path(f"{tmp}/train.aez").stat().st_size
+    rows["train60k_peak_rss_mb"] = mem
+    rows["train60k_bytes_per_image"] = train_bytes / 60000
+    checks.append(("peak memory, 60,000 training images < 500 MB", mem < 500, f"{mem:.0f} MB"))
+
+    cmd = "python scripts/bench_codec.py --data " + a.data
+    lines = [
+        "# Codec benchmark (MNIST test set, 10,000 images)", "",
+        f"Default setting: quality {rows['aezip_quality']}, model `{rows['aezip_model']}`. "
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"numpy {np.__version__}.", "",
+        "| what | aezip | peer | ratio |", "|---|---|---|---|",
+        f"| bytes/image (whole file) | {rows['aezip_bytes_per_image']:.3f} | gzip -9: {rows['gzip9_bytes_per_image']:.1f} | "
+        f"{rows['gzip_over_aezip']:.1f}x smaller |",
+        f"| PSNR | {rows['aezip_psnr']:.2f} dB | gzip: lossless | |",
+        f"| encode images/s | {rows['encode_images_per_s']:,.0f} | gzip -9 stream: {rows['gzip9_stream_images_per_s']:,.0f} "
+        f"(per image: {rows['gzip9_per_image_images_per_s']:,.0f}) | {rows['encode_vs_gzip9_stream']:.1f}x |",
+        f"| decode images/s | {rows['decode_images_per_s']:,.0f} | Pillow PNG: {rows['pillow_png_decode_images_per_s']:,.0f} | "
+        f"{rows['decode_vs_pillow_png']:.1f}x |",
+        f"| `aezip --version` | {rows['version_s'] * 1000:.0f} ms | `python -c 'import numpy'`: {rows['import_numpy_s'] * 1000:.0f} ms | "
+        f"+{(rows['version_s'] - rows['import_numpy_s']) * 1000:.0f} ms |",
+        f"| 60,000 training images | peak {rows['train60k_peak_rss_mb']:.0f} MB, {rows['train60k_bytes_per_image']:.2f} B/image | | |",
+        "", "| target | met | measured |", "|---|---|---|",
+    ]
+    lines += [f"| {name} | {'yes' if ok else '**NO**'} | {val} |" for name, ok, val in checks]
+    lines += ["", f"Made by `{cmd}`.", ""]
+    text = "\n".join(lines)
+    print(text)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "checks": checks, "command": cmd}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
