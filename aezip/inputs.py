@@ -47,6 +47,40 @@ def _is_idx_name(name):
     return base.endswith(("-ubyte", ".idx", ".idx3")) or "-idx3-" in base
 
 
+MAX_GUNZIP = 1 << 30   # a .gz input may not expand beyond this (a gzip bomb is refused early)
+
+
+def _gunzip(path, data, limit=None):
+    """gzip bytes (one or more members) -> bytes, refusing a stream that expands
+    beyond *limit* (default MAX_GUNZIP) before it does."""
+    import zlib
+    limit = MAX_GUNZIP if limit is None else limit
+    out, size, pos, step = [], 0, 0, 1 << 16
+    while True:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            pending = b""
+            while not d.eof and (pending or pos < len(data)):
+                if not pending:
+                    pending, pos = data[pos:pos + step], pos + step
+                chunk = d.decompress(pending, limit + 1 - size)
+                pending = d.unconsumed_tail
+                size += len(chunk)
+                out.append(chunk)
+                if size > limit:
+                    raise BadInput(f"{path}: gzip stream expands beyond {limit} bytes (refused)")
+        except zlib.error as e:
+            raise BadInput(f"{path}: corrupt gzip stream ({e})") from None
+        if not d.eof:
+            raise BadInput(f"{path}: truncated gzip stream")
+        rest = d.unused_data + pending + data[pos:]
+        if rest[:2] != b"\x1f\x8b":
+            if rest.strip(b"\x00"):
+                raise BadInput(f"{path}: {len(rest)} bytes of garbage after the gzip stream")
+            return b"".join(out)
+        data, pos = rest, 0
+
+
 def _read_array_file(path, data):
     """IDX or .npy bytes -> uint8 (N, 28, 28), or raise BadInput."""
     name = str(path)
@@ -57,11 +91,7 @@ def _read_array_file(path, data):
             raise BadInput(f"{path}: not a readable .npy array ({e})") from None
     else:
         if data[:2] == b"\x1f\x8b":
-            import gzip
-            try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError) as e:
-                raise BadInput(f"{path}: corrupt gzip stream ({e})") from None
+            data = _gunzip(path, data)
         try:
             a = parse_idx(data, name)
         except BadData as e:
@@ -81,21 +111,44 @@ def _read_array_file(path, data):
     return np.ascontiguousarray(a), 0
 
 
+SHRINK_ABOVE = 2048   # larger images are box-reduced by Pillow before any float array exists
+
+
+def _shrink(img):
+    """Reduce a big image (integer box filter) so that no side exceeds SHRINK_ABOVE:
+    MNIST preprocessing ends at 20x20 anyway, and a float copy of a 64-Mpixel
+    photo would take 512 MB."""
+    side = max(img.size)
+    if side <= SHRINK_ABOVE:
+        return img
+    return img.reduce(-(-side // SHRINK_ABOVE))
+
+
 def _to_gray(img):
-    """Any Pillow image -> float array in [0, 1], 1 = white, transparency over white paper."""
+    """Any Pillow image -> float array in [0, 1], 1 = white, transparency over white paper.
+
+    16-bit and 32-bit integer images are scaled by their type's range (8-bit data
+    stored in a 32-bit image by 255); float images holding values in [0, 1] are
+    taken as they are.  CMYK, YCbCr and the like go through Pillow's conversion to L.
+    """
     from PIL import Image
 
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(img, np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        wide = img.mode.startswith("I;16")
+        f = img if img.mode == "F" else (img.convert("I") if wide else img).convert("F")
+        a = np.asarray(_shrink(f), np.float64)
+        if not np.isfinite(a).all():
+            raise ValueError("float image holds NaN or infinite values")
+        peak = a.max() if a.size else 0
+        top = 65535.0 if wide or peak > 255 else (1.0 if img.mode == "F" and peak <= 1 else 255.0)
         return np.clip(a / top, 0, 1)
     if img.mode == "1":
-        return np.asarray(img.convert("L"), np.float64) / 255
+        return np.asarray(_shrink(img.convert("L")), np.float64) / 255
     if img.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
+        rgba = _shrink(img.convert("RGBA"))
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
-    return np.asarray(img.convert("L"), np.float64) / 255
+    return np.asarray(_shrink(img.convert("L")), np.float64) / 255
 
 
 def mnist_preprocess(gray):
@@ -152,6 +205,10 @@ def load_image(path, data=None):
                 if w * h > MAX_IMAGE_PIXELS:
                     raise BadInput(f"{path}: {w}x{h} image exceeds the {MAX_IMAGE_PIXELS}-pixel limit "
                                    "(possible decompression bomb)")
+                if w == 0 or h == 0:
+                    raise BadInput(f"{path}: {w}x{h} image has no pixels")
+                if img.format == "JPEG" and max(w, h) > SHRINK_ABOVE:
+                    img.draft(img.mode, (SHRINK_ABOVE, SHRINK_ABOVE))  # decode at 1/2..1/8 scale
                 img.load()
                 gray = _to_gray(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -167,22 +224,30 @@ def load_image(path, data=None):
     return mnist_preprocess(gray), True
 
 
-def _walk(folder, seen):
-    """Files below *folder*, sorted, following no symlinked folder twice."""
+def _walk(folder, seen, skipped=None, top=True):
+    """Files below *folder*, sorted, following no symlinked folder twice.  A subfolder
+    that cannot be listed is added to *skipped* (path, reason) when given; *folder*
+    itself raises BadInput."""
     out = []
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
     except OSError as e:
-        raise BadInput(f"{folder}: cannot list folder ({e.strerror})") from None
+        if skipped is None or top:
+            raise BadInput(f"{folder}: cannot list folder ({e.strerror})") from None
+        skipped.append((Path(folder), f"{folder}: cannot list folder ({e.strerror})"))
+        return out
     for e in entries:
         p = Path(e.path)
         try:
             if e.is_dir():
                 key = p.resolve()
                 if key in seen:
+                    if skipped is not None and e.is_symlink():
+                        skipped.append((p, f"{p}: symbolic link to a folder already read (loop or duplicate)"))
                     continue  # a symlink loop or a second link to the same folder
                 seen.add(key)
-                out.extend(_walk(p, seen))
+                out.extend(_walk(p, seen, skipped, top=False))
             elif e.is_file():
                 out.append(p)
             else:
@@ -216,9 +281,10 @@ def gather(paths, progress=None):
         p = Path(arg)
         if p.is_dir():
             root = p
-            files = _walk(p, {p.resolve()})
+            files = _walk(p, {p.resolve()}, got.skipped)
             if not files:
-                raise BadInput(f"{p}: empty folder, no images to compress")
+                raise BadInput(f"{p}: empty folder, no images to compress"
+                               + (f" ({len(got.skipped)} entries skipped)" if got.skipped else ""))
             for f in files:
                 jobs.append((f, f.relative_to(root).as_posix(), False))
         elif p.exists():

@@ -1,0 +1,141 @@
+"""Property tests of the reader: for any bytes, decompress returns images or
+raises BadAezFile; UnknownModel only for a well-formed file naming a model that
+is not installed (issue 6: fuzzing).  The long run is scripts/fuzz.py.
+
+Decision (documented in bench/trust.md): UnknownModel is not a BadAezFile.  A
+file that passes every structural check but names weights we do not have is
+not damaged; the right answer is "install model X", not "the file is corrupt".
+"""
+
+import struct
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import aezip
+from aezip import container
+from aezip.errors import BadAezFile, UnknownModel
+from aezip.idx import read_idx
+
+SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def _seeds():
+    from pathlib import Path
+    x = read_idx(Path(__file__).resolve().parent.parent / "samples" / "t10k-first100-idx3-ubyte.gz")
+    names = [f"d{i % 3}/{i:03d}.png" for i in range(10)]
+    return [
+        aezip.compress(x[:10]),
+        aezip.compress(x[:10], names=names, min_psnr=20),
+        aezip.compress(x[:3], quality=9, min_psnr=18),
+    ]
+
+
+SEEDS = _seeds()
+DECODER = aezip.AezDecompressor()
+
+
+def _fix_crc(body):
+    return bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
+
+
+def _contract(data):
+    """The reader's contract for one input; returns what happened."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # a numpy RuntimeWarning is a finding too
+        try:
+            images = DECODER.decompress(data)
+        except UnknownModel:
+            container.unpack(data)         # must be a well-formed file
+            return "unknown-model"
+        except BadAezFile as e:
+            assert str(e) and "\n" not in str(e)
+            return "bad"
+    h = container.read_header(data)
+    assert images.dtype == np.uint8 and images.shape == (h.count, h.height, h.width)
+    return "ok"
+
+
+@SETTINGS
+@given(st.binary(max_size=600))
+def test_random_bytes(data):
+    _contract(data)
+
+
+@SETTINGS
+@given(st.binary(max_size=400))
+def test_random_bytes_with_magic_version_and_crc(rest):
+    """Past the magic, version and checksum: the header parser gets random fields."""
+    assert _contract(_fix_crc(container.MAGIC + b"\x01" + rest)) in ("bad", "unknown-model", "ok")
+
+
+@SETTINGS
+@given(st.integers(0, len(SEEDS) - 1),
+       st.lists(st.tuples(st.integers(5, 10_000), st.integers(0, 255)), min_size=1, max_size=6))
+def test_mutated_archives_with_recomputed_crc(which, changes):
+    body = bytearray(SEEDS[which][:-4])
+    for pos, value in changes:
+        body[pos % len(body)] = value
+    _contract(_fix_crc(body))
+
+
+@SETTINGS
+@given(st.integers(0, len(SEEDS) - 1), st.integers(0, 10_000), st.binary(max_size=40),
+       st.integers(0, 64))
+def test_spliced_archives_with_recomputed_crc(which, at, insert, cut):
+    body = SEEDS[which][:-4]
+    at %= len(body)
+    _contract(_fix_crc(body[:at] + insert + body[at + cut:]))
+
+
+def _spans(data):
+    h = container.read_header(data)
+    pos = container.FIXED.size + len(h.model_name.encode()) + 8 * h.latent_dim
+    out = []
+    while pos < len(data) - 4:
+        (n,) = struct.unpack_from("<I", data, pos)
+        out.append((pos + 4, pos + 4 + n))
+        pos += 4 + n
+    return out
+
+
+@SETTINGS
+@given(st.integers(0, len(SEEDS) - 1), st.integers(0, 3), st.data())
+def test_reframed_sections(which, section, data):
+    """Mutate the bytes behind a zstd frame, re-frame them, fix lengths and CRC:
+    the names/raw/psnr parsers get the hostile input, not zstd."""
+    src = SEEDS[which]
+    spans = _spans(src)
+    a, b = spans[section % len(spans)]
+    plain = bytearray(zstandard.ZstdDecompressor().decompress(src[a:b]))
+    for _ in range(data.draw(st.integers(1, 4))):
+        op = data.draw(st.sampled_from(["set", "insert", "delete"]))
+        i = data.draw(st.integers(0, max(len(plain) - 1, 0)))
+        if op == "set" and plain:
+            plain[i] = data.draw(st.integers(0, 255))
+        elif op == "insert":
+            plain[i:i] = data.draw(st.binary(min_size=1, max_size=8))
+        else:
+            del plain[i:i + data.draw(st.integers(1, 8))]
+    frame = zstandard.ZstdCompressor(level=1, write_content_size=data.draw(st.booleans())).compress(bytes(plain))
+    _contract(_fix_crc(src[:a - 4] + struct.pack("<I", len(frame)) + frame + src[b:-4]))
+
+
+def test_unknown_model_only_for_well_formed_files():
+    body = bytearray(SEEDS[0][:-4])
+    body[8:16] = b"\x00" * 8               # a digest no installed model has
+    data = _fix_crc(body)
+    with pytest.raises(UnknownModel, match="mlp9@0000000000000000"):
+        DECODER.decompress(data)
+    assert _contract(data) == "unknown-model"
+
+
+@pytest.mark.parametrize("i", range(len(SEEDS)))
+def test_seeds_decode(i):
+    assert _contract(SEEDS[i]) == "ok"
