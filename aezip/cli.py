@@ -362,9 +362,15 @@ def models():
         typer.echo(f"{q:>7}  {name:<14} {frac:>8.4f}   {got}{mark}")
 
 
+_LOADED = set()   # plugin modules already registered: cli.run may be called many times
+
+
 def _load_plugins():
     import importlib
     for mod in PLUGINS:
+        if mod in _LOADED:
+            continue
+        _LOADED.add(mod)
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:
