@@ -1,6 +1,8 @@
 """Fuzz the .aez reader: a seeded mutation loop over real archives.
 
     python scripts/fuzz.py --count 100000 --seed 1
+    python scripts/fuzz.py --liars             # archives that lie about their size: memory, time
+    python scripts/fuzz.py --honest-bomb 100000
 
 Every input goes through ``AezDecompressor.decompress`` (one decompressor,
 models loaded once).  The contract checked for each input:
@@ -166,13 +168,149 @@ def check(dec, data):
     return "ok"
 
 
+
+# ---- archives that lie about their size (tests/test_trust_hostile_archives.py) ------
+
+def _hand_built(count, height=28, width=28, latent=9, sample=1, frame=None, flags=0, tail=b"",
+                length=None):
+    """A small file with a valid CRC whose header claims what we like."""
+    body = container.FIXED.pack(container.MAGIC, 1, flags, 5, sample, b"\x11" * 8, count, height, width,
+                                latent, 4, 0) + b"mlp9" + struct.pack("<ff", 0.0, 1.0) * min(latent, 9)
+    if frame is None:
+        frame = zstandard.ZstdCompressor().compress(b"\x00" * 9)
+    body += struct.pack("<I", len(frame) if length is None else length) + frame + tail
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def _lying_frame(declared, content):
+    """A zstd frame whose header declares *declared* bytes but which holds *content*."""
+    real = zstandard.ZstdCompressor(write_content_size=False).compress(content)
+    assert zstandard.get_frame_parameters(real).content_size == zstandard.CONTENTSIZE_UNKNOWN
+    # rebuild the frame header: magic, descriptor with an 8-byte content size field
+    magic, fhd = real[:4], real[4]
+    window = real[5:6] if not fhd & 0x20 else b""
+    rest = real[5 + len(window):]
+    fhd = (fhd & 0x3F) | 0xC0          # Frame_Content_Size_flag = 3: 8 bytes
+    return magic + bytes([fhd]) + window + struct.pack("<Q", declared) + rest
+
+
+def _sec(frame):
+    return struct.pack("<I", len(frame)) + frame
+
+
+def liars():
+    """{what it claims: file bytes}: small files, valid CRC, claims their content cannot back."""
+    zeros = zstandard.ZstdCompressor(level=3).compress(bytes(9_000_000))  # honest 9 MB of codes
+    return {
+        "4 billion images": _hand_built(0xFFFFFFFF),
+        "a million images, 9-byte codes": _hand_built(1_000_000),
+        "65535x65535 pixels": _hand_built(1, 65535, 65535),
+        "65535 code values": _hand_built(1, latent=65535),
+        "section length 4 GiB": _hand_built(1, length=0xFFFFFFFF),
+        "codes frame declares 9 MB, holds 9 bytes": _hand_built(
+            1_000_000, frame=_lying_frame(9_000_000, b"\x00" * 9)),
+        "names frame declares 4 GB, holds 3 bytes": _hand_built(
+            1_000_000, frame=zeros, flags=container.FLAG_NAMES,
+            tail=_sec(_lying_frame(4_000_000_000, b"\x01\x00a"))),
+        "names frame declares 4.1 GB (over the limit)": _hand_built(
+            1_000_000, frame=zeros, flags=container.FLAG_NAMES,
+            tail=_sec(_lying_frame(4_100_000_000, b"\x01\x00a"))),
+        "raw section claims a million images": _hand_built(
+            1_000_000, frame=zeros, flags=container.FLAG_RAW,
+            tail=_sec(_lying_frame(4 + 1_000_000 * 788, struct.pack("<II", 1_000_000, 0)))),
+        "psnr frame declares 1 MB, holds 3 bytes": _hand_built(
+            1_000_000, frame=zeros, flags=container.FLAG_PSNR, tail=_sec(_lying_frame(1_000_000, b"abc"))),
+    }
+
+
+MEMORY_PROBE = r"""
+import json, resource, sys, time, tracemalloc
+def peak_mb():
+    # VmHWM: this process image's peak RSS (ru_maxrss can carry the forking parent's
+    # peak across exec on Linux); ru_maxrss where /proc is missing
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+sys.path.insert(0, sys.argv[1])
+import aezip
+from aezip.errors import BadAezFile
+files = json.loads(sys.stdin.read())
+dec = aezip.AezDecompressor()
+base = peak_mb()
+tracemalloc.start()
+out = {"results": {}, "ms": {}}
+for name, hexdata in files.items():
+    data = bytes.fromhex(hexdata)
+    t = time.perf_counter()
+    try:
+        dec.decompress(data)
+        out["results"][name] = "accepted"
+    except BadAezFile as e:
+        out["results"][name] = "refused"
+    out["ms"][name] = 1e3 * (time.perf_counter() - t)
+out["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+out["peak_rss_mb"] = peak_mb()
+out["base_mb"] = base
+print(json.dumps(out))
+"""
+
+
+def probe_memory(files):
+    """Decompress each of {name: bytes} in one fresh process; its results and peak memory."""
+    import json
+    import subprocess
+    res = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(REPO)],
+                         input=json.dumps({k: v.hex() for k, v in files.items()}),
+                         capture_output=True, text=True, timeout=300)
+    if res.returncode:
+        raise RuntimeError(res.stderr)
+    return json.loads(res.stdout)
+
+
+def report_liars():
+    """One fresh process per lying archive: result, time, peak RSS."""
+    print(f"{'archive':<46} {'bytes':>6} {'result':>8} {'ms':>7} {'peak RSS':>9} {'traced':>8}")
+    worst = 0.0
+    for name, data in liars().items():
+        out = probe_memory({name: data})
+        worst = max(worst, out["peak_rss_mb"])
+        print(f"{name:<46} {len(data):>6} {out['results'][name]:>8} {out['ms'][name]:>7.2f} "
+              f"{out['peak_rss_mb']:>6.0f} MiB {out['traced_peak_mb']:>5.1f} MiB")
+    print(f"baseline (interpreter, numpy, zstandard, no archive): {out['base_mb']:.0f} MiB; worst peak {worst:.0f} MiB")
+    return 0 if worst < 100 else 1
+
+
+def report_honest_bomb(n):
+    """A well-formed archive of n identical images: tiny file, large (bounded) output."""
+    import json
+    from dataclasses import replace
+    h = container.read_header(aezip.compress(np.zeros((1, 28, 28), np.uint8)))
+    data = container.pack(replace(h, count=n), np.zeros((n, h.latent_dim), np.uint8),
+                          psnr=np.zeros(n, np.uint8))
+    out = probe_memory({"bomb": data})
+    print(f"{n} identical images: {len(data)}-byte file, {out['results']['bomb']} in {out['ms']['bomb']:.0f} ms, "
+          f"peak RSS {out['peak_rss_mb']:.0f} MiB (decoded images alone: {n * 784 / 2**20:.0f} MiB)")
+    return 0
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--count", type=int, default=100_000, help="inputs to try")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--slow", type=float, default=1.0, help="seconds after which one input counts as a hang")
     ap.add_argument("--replay", type=int, default=None, help="run only input number N and show it")
+    ap.add_argument("--liars", action="store_true",
+                    help="instead: time and peak memory of archives that lie about their size")
+    ap.add_argument("--honest-bomb", type=int, metavar="N",
+                    help="instead: peak memory of a well-formed archive of N identical images")
     args = ap.parse_args(argv)
+    if args.liars:
+        return report_liars()
+    if args.honest_bomb:
+        return report_honest_bomb(args.honest_bomb)
 
     warnings.simplefilter("error")   # a RuntimeWarning from numpy (overflow, NaN cast) is a finding
     seeds = seed_archives()

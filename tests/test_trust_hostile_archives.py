@@ -1,22 +1,18 @@
 """Archives built by an attacker: hostile names never write outside the output
 folder, and header claims are checked before anything is allocated (issue 6)."""
 
-import json
+import importlib.util
 import os
-import struct
-import subprocess
-import sys
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
-import zstandard
 
 import aezip
 from aezip import cli, container
 from aezip.errors import BadAezFile
 from aezip.idx import read_idx
+
+REPO = Path(__file__).resolve().parent.parent
 
 HOSTILE_NAMES = [
     "../escape.png", "a/../../escape.png", "/tmp/abs.png", "//server/share.png", "C:/win.png",
@@ -156,68 +152,22 @@ def test_names_that_are_fine_stay_inside(arena, digits):
     assert _tree(arena / "outside") == ["keep.png"]
 
 
-# ---- header claims ---------------------------------------------------------------
+# ---- header claims (the lying archives are built in scripts/fuzz.py) -------------
 
-def _hand_built(count, height=28, width=28, latent=9, sample=1, frame=None, flags=0, tail=b"",
-                length=None):
-    """A small file with a valid CRC whose header claims what we like."""
-    body = container.FIXED.pack(container.MAGIC, 1, flags, 5, sample, b"\x11" * 8, count, height, width,
-                                latent, 4, 0) + b"mlp9" + struct.pack("<ff", 0.0, 1.0) * min(latent, 9)
-    if frame is None:
-        frame = zstandard.ZstdCompressor().compress(b"\x00" * 9)
-    body += struct.pack("<I", len(frame) if length is None else length) + frame + tail
-    return body + struct.pack("<I", zlib.crc32(body))
+def _fuzz_module():
+    spec = importlib.util.spec_from_file_location("aezip_fuzz", REPO / "scripts" / "fuzz.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-LIARS = {
-    "4 billion images": lambda: _hand_built(0xFFFFFFFF),
-    "a million images, 9-byte codes": lambda: _hand_built(1_000_000),
-    "65535x65535 pixels": lambda: _hand_built(1, 65535, 65535),
-    "65535 code values": lambda: _hand_built(1, latent=65535),
-    "section length 4 GiB": lambda: _hand_built(1, length=0xFFFFFFFF),
-    # the frame declares what the header implies (9 MB) but holds 9 bytes
-    "frame declares 9 MB, holds 9 bytes": lambda: _hand_built(
-        1_000_000, frame=_lying_frame(9_000_000, b"\x00" * 9)),
-    # honest 9 MB of codes (a few hundred bytes of zstd), then sections that lie
-    "names section declares 4 GB": lambda: _hand_built(
-        1_000_000, frame=_ZEROS(), flags=container.FLAG_NAMES,
-        tail=_sec(_lying_frame(4_000_000_000, b"\x01\x00a"))),
-    "names section declares 4.1 GB (over the limit)": lambda: _hand_built(
-        1_000_000, frame=_ZEROS(), flags=container.FLAG_NAMES,
-        tail=_sec(_lying_frame(4_100_000_000, b"\x01\x00a"))),
-    "raw section claims a million images": lambda: _hand_built(
-        1_000_000, frame=_ZEROS(), flags=container.FLAG_RAW,
-        tail=_sec(_lying_frame(4 + 1_000_000 * 788, struct.pack("<II", 1_000_000, 0)))),
-    "psnr section declares the right size, holds 3 bytes": lambda: _hand_built(
-        1_000_000, frame=_ZEROS(), flags=container.FLAG_PSNR,
-        tail=_sec(_lying_frame(1_000_000, b"abc"))),
-}
-
-
-def _ZEROS():
-    return zstandard.ZstdCompressor(level=3).compress(bytes(9_000_000))
-
-
-def _sec(frame):
-    return struct.pack("<I", len(frame)) + frame
-
-
-def _lying_frame(declared, content):
-    """A zstd frame whose header declares *declared* bytes but which holds *content*."""
-    real = zstandard.ZstdCompressor(write_content_size=False).compress(content)
-    params = zstandard.get_frame_parameters(real)
-    assert params.content_size == zstandard.CONTENTSIZE_UNKNOWN
-    # rebuild the frame header: magic, descriptor with an 8-byte content size field
-    magic, fhd = real[:4], real[4]
-    window = real[5:6] if not fhd & 0x20 else b""
-    rest = real[5 + len(window):]
-    fhd = (fhd & 0x3F) | 0xC0          # Frame_Content_Size_flag = 3: 8 bytes
-    return magic + bytes([fhd]) + window + struct.pack("<Q", declared) + rest
+fuzz = _fuzz_module()
+LIARS = fuzz.liars()
 
 
 @pytest.mark.parametrize("name", list(LIARS))
 def test_lying_header_is_refused(name):
-    data = LIARS[name]()
+    data = LIARS[name]
     assert len(data) < 1000
     with pytest.raises(BadAezFile):
         container.unpack(data)
@@ -225,51 +175,10 @@ def test_lying_header_is_refused(name):
         aezip.decompress(data)
 
 
-MEMORY_PROBE = r"""
-import json, resource, sys, time, tracemalloc
-def peak_mb():
-    # VmHWM: this process image's peak RSS (ru_maxrss can carry the forking parent's peak
-    # across exec on Linux); ru_maxrss where /proc is missing
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-sys.path.insert(0, sys.argv[1])
-import aezip
-from aezip.errors import BadAezFile
-files = json.loads(sys.stdin.read())
-dec = aezip.AezDecompressor()
-import numpy  # baseline: interpreter + numpy + zstandard + the model
-base = peak_mb()
-tracemalloc.start()
-out = {}
-for name, hexdata in files.items():
-    t = time.perf_counter()
-    try:
-        dec.decompress(bytes.fromhex(hexdata))
-        out[name] = "accepted"
-    except BadAezFile as e:
-        out[name] = "refused"
-    out[name + " ms"] = 1e3 * (time.perf_counter() - t)
-out["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
-out["peak_rss_mb"] = peak_mb()
-out["base_mb"] = base
-print(json.dumps(out))
-"""
-
-
 def test_lying_headers_stay_under_100_mb():
-    """Peak memory of a fresh process that reads every lying archive (peak RSS of
-    the whole process, interpreter, numpy and model included)."""
-    files = {k: f().hex() for k, f in LIARS.items()}
-    repo = Path(__file__).resolve().parent.parent
-    res = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(repo)], input=json.dumps(files),
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    out = json.loads(res.stdout)
-    assert all(out[k] == "refused" for k in LIARS), out
+    """Peak memory of a fresh process that reads every lying archive in turn (peak
+    RSS of the whole process: interpreter, numpy, zstandard included)."""
+    out = fuzz.probe_memory(LIARS)
+    assert all(out["results"][k] == "refused" for k in LIARS), out
     assert out["peak_rss_mb"] < 100, out
     assert out["traced_peak_mb"] < 20, out
