@@ -179,11 +179,12 @@ def compress(
     data = comp.compress(images, names=names, source_form=form)
     # The per-image PSNR stored in the archive (its quality contract), so what is
     # reported here is what `info -v` shows; 255 means exact (stored losslessly).
-    stored = unpack(data).psnr
+    parsed = unpack(data)
+    stored = parsed.psnr
     write_bytes_atomic(output, data, force=force)
     n = len(images)
     if min_psnr is not None:
-        kept = len(unpack(data).raw_index)
+        kept = len(parsed.raw_index)
         if kept:
             ui.info(f"{kept} of {n} image(s) below {min_psnr:g} dB stored losslessly")
     poor = [i for i in range(n) if stored[i] != PSNR_EXACT and stored[i] * PSNR_UNIT < warn_psnr]
