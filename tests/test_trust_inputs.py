@@ -172,6 +172,34 @@ def test_unreadable_file_and_folder(tmp_path, digit, capsys):
     assert rc == 2 and "cannot read" in err and "cannot list folder" in err
 
 
+def test_unreadable_file_and_folder_simulated(tmp_path, digit, monkeypatch, capsys):
+    """The same as above for any user: the OS refusals are injected."""
+    from pathlib import Path
+    folder = tmp_path / "in"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "a.png").write_bytes(_png(digit))
+    (folder / "b.png").write_bytes(_png(digit))
+    real_scandir, real_read = os.scandir, Path.read_bytes
+
+    def scandir(p):
+        if Path(p).name == "locked":
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(p)
+
+    def read_bytes(self):
+        if self.name == "b.png":
+            raise PermissionError(13, "Permission denied")
+        return real_read(self)
+    monkeypatch.setattr(inputs.os, "scandir", scandir)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    rc, err = _compress(folder, tmp_path / "a.aez", capsys)
+    monkeypatch.undo()
+    assert rc == 2, err
+    assert f"{folder / 'b.png'}: cannot read (Permission denied)" in err
+    assert f"{folder / 'locked'}: cannot list folder (Permission denied)" in err
+    assert "2 file(s) skipped, 1 image(s) compressed" in err
+
+
 def test_huge_folder_is_refused(tmp_path, digit, monkeypatch, capsys):
     monkeypatch.setattr(inputs, "MAX_FILES", 5)
     folder = tmp_path / "in"
