@@ -150,7 +150,7 @@ def compress(
     from .codec import AezCompressor
     from .container import PSNR_EXACT, PSNR_UNIT, unpack
     from .inputs import gather
-    from .outputs import OutputExists, write_bytes_atomic
+    from .outputs import OutputExists, sanitize_name, write_bytes_atomic
 
     ui = Ui(quiet, verbose)
     if output != "-" and Path(output).exists() and not force:
@@ -167,6 +167,22 @@ def compress(
         got = gather(paths)
         images, names, pre, form = got.stack(), got.names, got.preprocessed, got.source_form
         skipped, original = got.skipped, got.original_bytes
+    if names:
+        clean, used = [], set(names)
+        for x in names:
+            y = sanitize_name(x)
+            if y != x:
+                stem, dot, ext = y.rpartition(".") if "." in y.rsplit("/", 1)[-1] else (y, "", "")
+                k = 2
+                while y in used:
+                    y = f"{stem}~{k}{dot}{ext}"
+                    k += 1
+                used.add(y)
+            clean.append(y)
+        changed = [(a, b) for a, b in zip(names, clean) if a != b]
+        for a, b in changed[:SHOW_SKIPPED if not verbose else None]:
+            ui.info(f"{a!r}: stored as {b!r} (a name extract would refuse)")
+        names = clean
     for path, reason in skipped[:SHOW_SKIPPED if not verbose else None]:
         ui.warn(f"skipped {reason}" if str(path) in reason else f"skipped {path}: {reason}")
     if len(skipped) > SHOW_SKIPPED and not verbose:

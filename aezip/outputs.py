@@ -19,8 +19,8 @@ def _umask():
     return mask
 
 
-__all__ = ["OutputExists", "UnsafeName", "write_bytes_atomic", "safe_relative", "write_tree",
-           "output_names"]
+__all__ = ["OutputExists", "UnsafeName", "write_bytes_atomic", "safe_relative", "sanitize_name",
+           "write_tree", "output_names"]
 
 
 class OutputExists(AezError, FileExistsError):
@@ -75,31 +75,45 @@ def safe_relative(name):
     return p
 
 
+def sanitize_name(name):
+    """A name that :func:`safe_relative` accepts, made from a real relative path: backslashes,
+    control characters and a drive-letter colon become '_'.  (What a folder on a POSIX disk
+    may hold but an archive reader must refuse.)"""
+    parts = []
+    for part in name.split("/"):
+        part = "".join("_" if c == "\\" or ord(c) < 32 or c == "\x7f" else c for c in part)
+        parts.append(part if part not in ("", ".", "..") else part.replace(".", "_") or "_")
+    out = "/".join(parts)
+    if len(out) > 1 and out[1] == ":":
+        out = out[0] + "_" + out[2:]
+    return out
+
+
 def output_names(names, suffix, renamed=None):
     """Map stored names to output file names with *suffix*, checking safety and duplicates.
 
-    A name stored twice (compared case-insensitively, as on macOS and Windows
-    disks) is refused.  Two different names that would map to the same output
-    (``x.jpg`` and ``x.png`` both become PNGs) keep their full name plus the
-    suffix (``x.jpg.png``); each such change is appended to *renamed* as
-    (stored name, output name) so the caller can say so.
+    A name stored twice is refused.  Names that would land on the same output file
+    (``x.jpg`` and ``x.png`` both become PNGs; ``A.png`` and ``a.png`` are one file on
+    macOS and Windows disks) are kept apart: the later one keeps its full name plus the
+    suffix (``x.png.png``), or gets a number (``a~2.png``); each such change is appended to
+    *renamed* as (stored name, output name) so the caller can say so.
     """
     out, seen, stored = [], set(), set()
     for n in names:
         p = safe_relative(n)
-        if n.casefold() in stored:
+        if n in stored:
             raise UnsafeName(f"archive holds the name {n!r} twice")
-        stored.add(n.casefold())
+        stored.add(n)
         q = p.with_suffix(suffix) if p.suffix else p.with_name(p.name + suffix)
-        key = str(q).casefold()
-        if key in seen:
+        if str(q).casefold() in seen:
             q = p.with_name(p.name + suffix)
-            key = str(q).casefold()
-            if key in seen:
-                raise UnsafeName(f"archive name {n!r} collides with another name once written as {q}")
+            k = 2
+            while str(q).casefold() in seen:
+                q = p.with_name(f"{p.stem}~{k}{suffix}")
+                k += 1
             if renamed is not None:
                 renamed.append((n, str(q)))
-        seen.add(key)
+        seen.add(str(q).casefold())
         out.append(q)
     # a name may not also be a folder of another name
     folders = {str(parent).casefold() for q in out for parent in q.parents if str(parent) != "."}

@@ -65,7 +65,7 @@ def test_hostile_name_is_refused(arena, digits, capsys, bad):
 
 @pytest.mark.parametrize("names", [
     ["a.png", "a.png"],            # plain duplicate
-    ["A.png", "a.png"],            # duplicate on a case-insensitive disk
+    ["x/a.png", "y/b.png", "x/a.png"],
     ["a.png", "a.png/b.png"],      # a file that is also a folder
 ])
 def test_duplicates_and_clashes_are_refused(arena, digits, capsys, names):
@@ -87,6 +87,37 @@ def test_same_stem_different_suffix_is_kept_apart(arena, digits, capsys):
     assert cli.run(["extract", str(path), "-o", str(work / "out")]) == 0
     assert sorted(os.listdir(work / "out")) == ["x.png", "x.png.png"]
     assert "x.png: written as x.png.png" in capsys.readouterr().err
+
+
+def test_names_equal_but_for_case_are_kept_apart(arena, digits, capsys):
+    """A.png and a.png are two files on Linux but one on macOS/Windows: the later ones
+    get distinct names everywhere, and extract says so."""
+    work = arena / "work"
+    path = work / "case.aez"
+    path.write_bytes(_archive_with(digits, ["A.png", "a.png", "a.PNG"]))
+    assert cli.run(["extract", str(path), "-o", str(work / "out")]) == 0
+    assert sorted(os.listdir(work / "out")) == ["A.png", "a.png.png", "a~2.png"]
+    err = capsys.readouterr().err
+    assert "a.png: written as a.png.png" in err and "a.PNG: written as a~2.png" in err
+
+
+def test_odd_file_names_are_stored_so_that_extract_accepts_them(arena, digits, capsys):
+    """A POSIX folder may hold names an archive reader must refuse: compress rewrites
+    them (and says so), so the archive extracts."""
+    from PIL import Image
+    work = arena / "work"
+    src = work / "src"
+    src.mkdir()
+    odd = ["back\\slash.png", "new\nline.png", "C:drive.png", "back_slash.png", "plain.png"]
+    for i, n in enumerate(odd):
+        Image.fromarray(digits[i % len(digits)]).save(src / n, format="PNG")
+    assert cli.run(["compress", str(src), "-o", str(work / "odd.aez")]) == 0
+    err = capsys.readouterr().err
+    assert "stored as 'back_slash~2.png'" in err and "stored as 'new_line.png'" in err
+    assert cli.run(["extract", "-q", str(work / "odd.aez"), "-o", str(work / "out")]) == 0
+    assert sorted(os.listdir(work / "out")) == sorted(["back_slash.png", "back_slash~2.png", "new_line.png",
+                                                      "C_drive.png", "plain.png"])
+    assert _tree(arena / "outside") == ["keep.png"]
 
 
 def test_symlinked_folder_in_output_is_not_followed(arena, digits, capsys):
