@@ -130,7 +130,7 @@ def _check_destinations(target, files, force):
     root = target.resolve()
     for rel in files:
         dest = target / rel
-        for up in reversed(rel.parents[:-1] if len(rel.parents) > 1 else ()):
+        for up in reversed(rel.parents[:-1]):  # its folders, outermost first
             d = target / up
             if d.is_symlink() or (d.exists() and not d.is_dir()):
                 real = d.resolve()
@@ -205,7 +205,7 @@ def _move_in(target, stage, backup, files):
     try:
         for rel in files:
             dest = target / rel
-            for up in reversed(rel.parents[:-1] if len(rel.parents) > 1 else ()):
+            for up in reversed(rel.parents[:-1]):  # its folders, outermost first
                 d = target / up
                 if not d.is_dir():
                     d.mkdir()
