@@ -89,29 +89,29 @@ def _command(paths, opts):
     for flag, value in opts:
         if value is True:
             parts.append(flag)
-        elif value not in (None, False):
+        elif value is not None and value is not False:
             parts += [flag, str(value)]
     return shlex.join(parts)
 
 
 def register(app):
-    from .bench import CODECS, DEFAULT_OOD, DEFAULT_SUBSET
+    from .bench import CODECS, DEFAULT_OOD, DEFAULT_SUBSET, SLOW_CODECS
 
     @app.command()
     def bench(
         paths: Optional[List[str]] = typer.Argument(
-            None, help="Folders, image files, IDX files or .npy arrays ('-' for stdin), as for compress; "
+            None, metavar="INPUT", help="Folders, image files, IDX files or .npy arrays ('-' for stdin), as for compress; "
                        f"default: the MNIST test set in --fit-data / ${MNIST_ENV}."),
         json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write all rows as JSON."),
         markdown: Optional[str] = typer.Option(None, "--markdown", metavar="FILE",
                                                help="Write the tables and findings as markdown."),
         plot_out: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png",
-                                               help="Draw the rate-distortion plot (needs aezip[plot])."),
+                                               help="Draw the rate-distortion plot (needs matplotlib: the plot extra)."),
         fit_data: Optional[str] = typer.Option(None, "--fit-data", metavar="DIR",
                                                help=f"MNIST folder whose training set fits PCA "
                                                     f"(default ${MNIST_ENV}; else the input itself)."),
         subset: int = typer.Option(DEFAULT_SUBSET, "--subset", metavar="N",
-                                   help="Images the slow codecs (AVIF, WebP lossless) see, evenly spaced; "
+                                   help=f"Images the slow codecs ({', '.join(SLOW_CODECS)}) see, evenly spaced; "
                                         "0 for all."),
         only: Optional[str] = typer.Option(None, "--only", metavar="LIST",
                                            help=f"Comma-separated codecs to run: {', '.join(CODECS)}."),

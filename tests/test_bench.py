@@ -154,6 +154,15 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path, capsys, make_args, message):
     assert not (tmp_path / "b.md").exists()
 
 
+def test_printed_command_keeps_every_non_default_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AEZIP_MNIST_DIR", str(tmp_path / "nowhere"))   # bad env: PCA falls back to the input
+    assert run(IDX100, "--only", "gzip,pca", "--nondigits", 0, "--subset", 0) == 2
+    cap = capsys.readouterr()
+    assert (f"Made by: AEZIP_MNIST_DIR={tmp_path / 'nowhere'} aezip bench {IDX100} --subset 0 --only gzip,pca "
+            "--nondigits 0\n") in cap.out
+    assert "fitting PCA on the input instead" in cap.err
+
+
 def test_existing_output_needs_force(tmp_path, capsys):
     m = tmp_path / "b.md"
     m.write_text("keep")
