@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,11 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "samples" / "digits"
 IDX100 = ROOT / "samples" / "t10k-first100-idx3-ubyte.gz"
 QUICK = "aezip,gzip,xz,gzip-file,png,jpeg,pca"   # fast codecs, every family
-
-
-def mnist_dir():
-    d = Path(os.environ.get("AEZIP_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
-    return d if (d / "t10k-images-idx3-ubyte.gz").exists() or (d / "t10k-images-idx3-ubyte").exists() else None
 
 
 @pytest.fixture(autouse=True)
@@ -217,12 +211,9 @@ def test_nondigit_images_are_deterministic_and_unlike_digits():
 
 
 @pytest.mark.slow
-def test_mnist_test_set_stream_sizes_match_independent_figures():
-    d = mnist_dir()
-    if d is None:
-        pytest.skip("MNIST not found: set AEZIP_MNIST_DIR (default ../shared/mnist)")
+def test_mnist_test_set_stream_sizes_match_independent_figures(mnist_dir):
     from aezip.idx import load_mnist
-    images, _ = load_mnist(d, "test")
+    images, _ = load_mnist(mnist_dir, "test")
     rep = bench.run_bench(images, source="t10k", only=["gzip", "bzip2"])
     got = {r.codec: r.bytes_per_image for r in rep.rows}
     assert got["gzip"] == pytest.approx(160.2, rel=0.01)       # PEERS.md, measured independently
