@@ -422,7 +422,7 @@ def _measure(codec, setting, params, images, note):
     return row
 
 
-def plan(only=None, pca=None, avail=True):
+def plan(only=None, pca=None):
     """[(codec, setting, params)] to run, and notes on what is skipped."""
     codecs, notes = _codecs(), []
     if only is not None:

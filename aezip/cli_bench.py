@@ -100,13 +100,15 @@ def register(app):
     @app.command()
     def bench(
         paths: Optional[List[str]] = typer.Argument(
-            None, metavar="INPUT", help="Folders, image files, IDX files or .npy arrays ('-' for stdin), as for compress; "
-                       f"default: the MNIST test set in --fit-data / ${MNIST_ENV}."),
+            None, metavar="INPUT",
+            help="Folders, image files, IDX files or .npy arrays ('-' for stdin), as for compress; "
+                 f"default: the MNIST test set in --fit-data / ${MNIST_ENV}."),
         json_out: Optional[str] = typer.Option(None, "--json", metavar="FILE", help="Write all rows as JSON."),
         markdown: Optional[str] = typer.Option(None, "--markdown", metavar="FILE",
                                                help="Write the tables and findings as markdown."),
         plot_out: Optional[str] = typer.Option(None, "--plot", metavar="FILE.png",
-                                               help="Draw the rate-distortion plot (needs matplotlib: the plot extra)."),
+                                               help="Draw the rate-distortion plot "
+                                                    "(needs matplotlib: the plot extra)."),
         fit_data: Optional[str] = typer.Option(None, "--fit-data", metavar="DIR",
                                                help=f"MNIST folder whose training set fits PCA "
                                                     f"(default ${MNIST_ENV}; else the input itself)."),
@@ -176,15 +178,19 @@ def register(app):
             ("--strict", strict), ("--json", json_out), ("--markdown", markdown), ("--plot", plot_out),
             ("-f", force)])
         seconds = time.perf_counter() - started
+        # Everything is rendered before the first file is written.
+        files = []
         if json_out:
             doc = B.to_json(report, ood, command, seconds)
-            write_bytes_atomic(json_out, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode(), force=force)
+            files.append((json_out, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode()))
         if markdown:
-            write_bytes_atomic(markdown, B.to_markdown(report, ood, command, seconds).encode(), force=force)
+            files.append((markdown, B.to_markdown(report, ood, command, seconds).encode()))
         if plot_out:
             buf = io.BytesIO()
             B.plot(report, buf, ood)
-            write_bytes_atomic(plot_out, buf.getvalue(), force=force)
+            files.append((plot_out, buf.getvalue()))
+        for path, data in files:
+            write_bytes_atomic(path, data, force=force)
         if not quiet:
             typer.echo(B.table(report))
             typer.echo("")
