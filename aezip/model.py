@@ -103,6 +103,9 @@ def export_layers(seq, prefix):
         elif isinstance(m, nn.Unflatten):
             ops.append({"op": "reshape", "shape": list(m.unflattened_size)})
             continue
+        elif isinstance(m, nn.Upsample) and m.mode == "nearest":  # the upscale task's first layer
+            ops.append({"op": "upsample_nearest", "scale": int(m.scale_factor)})
+            continue
         else:
             raise TypeError(f"layer {key} ({type(m).__name__}) has no numpy equivalent")
         arrays[f"{key}.weight"] = m.weight.detach().cpu().numpy().astype("float32")
@@ -141,8 +144,6 @@ def wide_mlp(enc_sizes, dec_sizes):
 
 
 # Denoising (dn*) and up-sampling (up*) models: see aezip/apps.py.
-ARCHS["dn64"] = lambda: wide_mlp([784, 512, 64], [64, 512, 784])
+# 784-512-128-512-784: ~0.94M parameters, >20,000 images/s in numpy on 2 cores.
 ARCHS["dn128"] = lambda: wide_mlp([784, 512, 128], [128, 512, 784])
-ARCHS["dn256"] = lambda: wide_mlp([784, 1024, 256], [256, 1024, 784])
 ARCHS["up128"] = lambda: wide_mlp([784, 512, 128], [128, 512, 784])
-ARCHS["up256"] = lambda: wide_mlp([784, 1024, 256], [256, 1024, 784])
