@@ -12,6 +12,11 @@ import typer
 from . import __version__
 from .errors import AezError
 
+try:  # typer >= 0.24 vendors click as typer._click; older ones use the click package
+    from typer._click.exceptions import ClickException as _ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException as _ClickException
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Learned lossy compression for 28x28 handwritten-digit images.",
                   context_settings={"help_option_names": ["-h", "--help"]})
@@ -420,14 +425,14 @@ def run(argv=None):
         return 130
     except BrokenPipeError:
         return EXIT_ERROR
-    except Exception as e:  # click usage errors and the unexpected
-        import click
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return e.exit_code
-        if isinstance(e, click.exceptions.Abort):
-            typer.echo("aezip: interrupted", err=True)
-            return 130
+    except typer.Abort:
+        typer.echo("aezip: interrupted", err=True)
+        return 130
+    except _ClickException as e:  # usage errors: one line, like every other error
+        hint = f" (see 'aezip {e.ctx.info_name} --help')" if getattr(e, "ctx", None) and e.ctx.parent else ""
+        typer.echo(f"aezip: error: {e.format_message()}{hint}", err=True)
+        return EXIT_ERROR  # not click's 2: here 2 means "done, with warnings"
+    except Exception as e:  # the unexpected: still one line, never a traceback
         typer.echo(f"aezip: error: internal error: {type(e).__name__}: {e}", err=True)
         return EXIT_ERROR
 

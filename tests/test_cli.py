@@ -206,3 +206,16 @@ def test_odd_image_modes_are_read(tmp_path, mode):
     assert "1 image(s) were not 28x28" in p.stderr.decode()
     y = aezip.decompress(out.read_bytes())[0]
     assert y.mean() < 80  # white ink on black after preprocessing
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["compress", str(SAMPLES / "digits"), "-o", "x.aez", "-Q", "0"], "--quality"),
+    (["compress"], "Missing argument"),
+    (["bogus"], "No such command"),
+    (["extract", "--nope", "x"], "No such option: --nope"),
+])
+def test_usage_errors_are_one_line_exit_1(tmp_path, args, needle):
+    p = cli(*args, cwd=tmp_path)
+    assert p.returncode == 1
+    one_line_error(p, needle)
+    assert not (tmp_path / "x.aez").exists()
