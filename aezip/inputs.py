@@ -22,6 +22,9 @@ __all__ = ["Gathered", "gather", "load_image", "mnist_preprocess", "IMAGE_EXTENS
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 MAX_IMAGE_PIXELS = 64 * 1024 * 1024  # larger images are refused as decompression bombs
 MAX_FILES = 1_000_000
+# Where MNIST puts a digit's centre of mass (row, column; measured on the test set:
+# 13.99, 14.01 on average), so preprocessed images look like what the models learned.
+CENTRE = 14.0
 
 
 @dataclass
@@ -156,7 +159,7 @@ def mnist_preprocess(gray):
 
     *gray* is uint8 or float in [0, 1].  Dark ink on light paper is inverted;
     the image is cropped to the ink, fitted into 20x20 keeping its aspect
-    ratio, and placed in 28x28 so that its centre of mass is the centre.
+    ratio, and placed in 28x28 with its centre of mass where MNIST has it (CENTRE).
     """
     from PIL import Image
 
@@ -184,8 +187,8 @@ def mnist_preprocess(gray):
         cx = (s.sum(0) * np.arange(nw)).sum() / total
     else:
         cy, cx = (nh - 1) / 2, (nw - 1) / 2
-    top = int(round(13.5 - cy))
-    left = int(round(13.5 - cx))
+    top = int(round(CENTRE - cy))
+    left = int(round(CENTRE - cx))
     top = min(max(top, 0), 28 - nh)
     left = min(max(left, 0), 28 - nw)
     out[top:top + nh, left:left + nw] = s
