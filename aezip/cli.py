@@ -51,13 +51,45 @@ class Ui:
             self.warned = True
             typer.echo(f"aezip: warning: {msg}", err=True)
 
-    def progress(self, total, what):
-        from rich.console import Console
-        from rich.progress import Progress
+    def task(self, what, total=None):
+        """A progress bar on stderr, shown only on a terminal and only once work has run 1 s."""
+        return _Progress(what, total, enabled=not self.quiet)
 
-        console = Console(stderr=True)
-        bar = Progress(console=console, transient=True, disable=self.quiet or not console.is_terminal)
-        return bar, total, what
+
+class _Progress:
+    """Context manager yielding advance(n); draws a rich bar once the work has taken a second."""
+
+    DELAY = 1.0
+
+    def __init__(self, what, total, enabled):
+        import time
+        self.what, self.total, self.enabled = what, total, enabled
+        self.done, self.bar, self.start = 0, None, time.monotonic()
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+            self.enabled = Console(stderr=True).is_terminal
+        return self.advance
+
+    def advance(self, n=1):
+        import time
+        self.done += n
+        if not self.enabled:
+            return
+        if self.bar is None and time.monotonic() - self.start >= self.DELAY:
+            from rich.console import Console
+            from rich.progress import Progress
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.id = self.bar.add_task(self.what, total=self.total, completed=self.done)
+        if self.bar is not None:
+            self.bar.update(self.id, completed=self.done)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
 
 
 def fail(msg, code=EXIT_ERROR):
@@ -100,11 +132,11 @@ def _named(path, error):
     return type(error)(f"{name}: {msg}")
 
 
-def _decode_file(path):
+def _decode_file(path, progress=None):
     """Read and decode one .aez file: (archive, images); errors name the file."""
     data = _read_input_bytes(path)
     try:
-        return _decoder().decompress_archive(data)
+        return _decoder().decompress_archive(data, progress)
     except AezError as e:
         raise _named(path, e) from None
 
@@ -169,7 +201,8 @@ def compress(
     else:
         if "-" in paths:
             fail("'-' (stdin) cannot be mixed with other inputs")
-        got = gather(paths)
+        with ui.task("reading inputs") as advance:
+            got = gather(paths, progress=advance)
         images, names, pre, form = got.stack(), got.names, got.preprocessed, got.source_form
         skipped, original = got.skipped, got.original_bytes
     if names:
@@ -197,7 +230,8 @@ def compress(
         if strict:
             fail(f"{len(skipped)} input file(s) skipped and --strict is set")
     comp = AezCompressor(quality if model is None else None, model=model, min_psnr=min_psnr)
-    data = comp.compress(images, names=names, source_form=form)
+    with ui.task("encoding", len(images)) as advance:
+        data = comp.compress_scored(images, names=names, source_form=form, progress=advance)[0]
     # The per-image PSNR stored in the archive (its quality contract), so what is
     # reported here is what `info -v` shows; 255 means exact (stored losslessly).
     parsed = unpack(data)
@@ -257,7 +291,8 @@ def extract(
     from .outputs import output_names, write_bytes_atomic, write_tree
 
     ui = Ui(quiet, verbose)
-    arc, images = _decode_file(archive)
+    with ui.task("decoding") as advance:
+        arc, images = _decode_file(archive, advance)
     h = arc.header
     form = _archive_form(h, fmt, len(images))
     stem = "stdin" if archive == "-" else Path(archive).name.removesuffix(".aez")

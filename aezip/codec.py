@@ -47,9 +47,29 @@ class Quantizer:
 
     @classmethod
     def for_model(cls, model, step_fraction):
-        steps = (model.code_std * step_fraction).astype(np.float32)
+        """The quantizer for *model* at a step of *step_fraction* times its unit.
+
+        The unit is the step a rate-aware model was trained for (its calibration's
+        ``quant_step``; the offsets then sit on that step's grid, as in training),
+        else each code dimension's standard deviation on the training set.
+        """
         span = model.code_max - model.code_min
-        lo = (model.code_min - 0.25 * span).astype(np.float32)
+        cal = model.meta["calibration"]
+        trained = cal.get("quant_step")
+        if trained is not None:
+            steps = np.asarray(trained, np.float64) * step_fraction
+            # Offsets on the grid k * step (a step fraction of 1 rounds as in training),
+            # placed so that every dimension's mean code lands on the same byte value:
+            # zstd codes all dimensions with one Huffman table per block, which fits
+            # better when the dimensions' histograms share their centre (~5% smaller).
+            center = np.round(np.asarray(cal["mean"], np.float64) / steps)
+            below = int(np.max(center - np.floor((model.code_min - 0.25 * span) / steps)))
+            lo = ((center - below) * steps).astype(np.float32)
+            steps = steps.astype(np.float32)
+        else:
+            # a dead code dimension (std 0, as in a collapsed network) still gets a valid step
+            steps = (np.maximum(model.code_std, 1e-6) * step_fraction).astype(np.float32)
+            lo = (model.code_min - 0.25 * span).astype(np.float32)
         hi = model.code_max + 0.25 * span
         levels = np.ceil((hi - lo) / steps).max() + 1
         return cls(lo, steps, 1 if levels <= 256 else 2)
@@ -112,8 +132,11 @@ class AezCompressor:
         self.min_psnr = min_psnr
         self.store_psnr = store_psnr
 
-    def encode(self, images):
-        """Return (quantized codes, reconstructions) of checked images."""
+    def encode(self, images, progress=None):
+        """Return (quantized codes, reconstructions) of checked images.
+
+        *progress*, if given, is called with the number of images done after each chunk.
+        """
         m, qz = self.model, self.quantizer
         codes = np.empty((len(images), m.latent_dim), np.uint8 if qz.sample_size == 1 else np.uint16)
         recon = np.empty_like(images)
@@ -121,20 +144,22 @@ class AezCompressor:
             q = qz.quantize(m.encode(images[i:i + CHUNK]))
             codes[i:i + CHUNK] = q
             recon[i:i + CHUNK] = m.decode(qz.dequantize(q))
+            if progress:
+                progress(len(q))
         return codes, recon
 
     def compress(self, images, names=None, source_form=container.SOURCE_IMAGES):
         """Return the bytes of an .aez file holding *images* (uint8 (N, H, W))."""
         return self.compress_scored(images, names, source_form)[0]
 
-    def compress_scored(self, images, names=None, source_form=container.SOURCE_IMAGES):
+    def compress_scored(self, images, names=None, source_form=container.SOURCE_IMAGES, progress=None):
         """Return (.aez bytes, per-image PSNR in dB of what a decoder will output; inf = exact)."""
         images = _check_images(images, self.model.output_shape)
         if names is not None:
             names = [str(n) for n in names]
             if len(names) != len(images):
                 raise BadInput(f"{len(names)} names for {len(images)} images")
-        codes, recon = self.encode(images)
+        codes, recon = self.encode(images, progress)
         scores = psnr_per_image(images, recon)
         del recon
         raw_index = raw_pixels = None
@@ -161,8 +186,8 @@ class AezDecompressor:
     def decompress(self, data):
         return self.decompress_archive(data)[1]
 
-    def decompress_archive(self, data):
-        """Return (parsed archive, images)."""
+    def decompress_archive(self, data, progress=None):
+        """Return (parsed archive, images); *progress* as for :meth:`AezCompressor.encode`."""
         archive = container.unpack(data)
         h = archive.header
         model = zoo.model_for_digest(h.model_digest, h.model_name)
@@ -174,6 +199,8 @@ class AezDecompressor:
         images = np.empty((h.count, h.height, h.width), np.uint8)
         for i in range(0, h.count, CHUNK):
             images[i:i + CHUNK] = model.decode(q.dequantize(archive.codes[i:i + CHUNK]))
+            if progress:
+                progress(len(images[i:i + CHUNK]))
         if len(archive.raw_index):
             images[archive.raw_index] = archive.raw_pixels
         return archive, images
