@@ -291,6 +291,8 @@ def register(app):
         from . import apps
 
         ui = Ui(quiet, verbose)
+        if fmt is not None and fmt not in FORMATS:
+            raise BadInput(f"--format {fmt!r} must be png, idx or npy")
         images, names, form, stem = _read_inputs(ui, paths, strict, (28, 28))
         out = apps.denoise(images)
         _write_images(ui, out, names, form, fmt, output, stem, force, "denoised")
@@ -312,6 +314,8 @@ def register(app):
         from . import apps
 
         ui = Ui(quiet, verbose)
+        if fmt is not None and fmt not in FORMATS:
+            raise BadInput(f"--format {fmt!r} must be png, idx or npy")
         images, names, form, stem = _read_inputs(ui, paths, strict, (14, 14))
         out = apps.upscale(images)
         _write_images(ui, out, names, form, fmt, output, stem, force, "upscaled")
@@ -322,14 +326,14 @@ def register(app):
     def show(
         paths: List[str] = typer.Argument(..., help="One .aez archive, or images (folders, files, IDX, .npy, '-')."),
         output: str = typer.Option(..., "--output", "-o", help="The PNG to write; '-' for stdout."),
-        count: int = typer.Option(20, "--count", "-n", min=1, help="How many images to show."),
-        quality: Optional[int] = typer.Option(None, "--quality", "-Q", min=1, max=9,
-                                              help="Codec quality for image inputs (default 5)."),
+        count: int = typer.Option(20, "--count", "-n", help="How many images to show (at least 1)."),
+        quality: Optional[int] = typer.Option(None, "--quality", "-Q",
+                                              help="Codec quality 1-9 for image inputs (default 5)."),
         model: Optional[str] = typer.Option(None, "--model", help="Codec model instead of the quality ladder's."),
         app_: str = typer.Option("codec", "--app", help="codec (default), denoise or upscale."),
         noise: str = typer.Option("gauss:0.3", "--noise", help="Noise for --app denoise: gauss:SIGMA or sp:FRACTION."),
         seed: int = typer.Option(0, "--seed", help="Noise seed for --app denoise."),
-        scale: int = typer.Option(3, "--scale", min=1, max=16, help="Pixels per image pixel."),
+        scale: int = typer.Option(3, "--scale", help="Screen pixels per image pixel (1 to 16)."),
         force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing output."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
     ):
@@ -339,6 +343,10 @@ def register(app):
         from .outputs import OutputExists, write_bytes_atomic
 
         ui = Ui(quiet, False)
+        if count < 1:
+            fail(f"--count {count} must be at least 1")
+        if not 1 <= scale <= 16:
+            fail(f"--scale {scale} must be from 1 to 16")
         if app_ not in ("codec", "denoise", "upscale"):
             fail(f"--app {app_!r} must be codec, denoise or upscale")
         if app_ == "denoise":

@@ -25,7 +25,7 @@ import torch
 
 from . import __version__
 from .idx import find_mnist, load_mnist, sha256_file
-from .model import build, export_layers
+from .model import FactorizedPrior, build, export_layers, sort_code_dims
 from .weights import save_weights
 
 __all__ = ["TrainConfig", "train"]
@@ -45,8 +45,8 @@ class TrainConfig:
     train_limit: int = 0        # use only the first N training images (0 = all)
     noise: str = ""             # input corruption for denoising: "gauss:0.3", "sp:0.1", "mix"
     task: str = "reconstruct"   # or "upscale" (input 14x14 -> 28x28)
-    quant_noise: float = 0.0    # uniform code noise, in calibration std units (rate-aware)
-    rate_weight: float = 0.0    # weight of the code-size penalty (L1 on the code)
+    quant_noise: float = 0.0    # rate-aware: train for a fixed quantization step of this many code units
+    rate_weight: float = 0.0    # code-size penalty: bits/pixel under a learned prior (with quant_noise), else L1
     threads: int = 0            # torch threads (0 = torch's default)
     command: str = ""           # the command line, recorded in the card
     extra: dict = field(default_factory=dict)
@@ -125,12 +125,25 @@ def train(cfg: TrainConfig, log=print):
     if cfg.task == "upscale":
         # The encoder sees a 14x14 image; upsample it first so every arch applies.
         model.encoder.insert(0, torch.nn.Upsample(scale_factor=2, mode="nearest"))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = list(model.parameters())
+    prior = None
+    if cfg.quant_noise:
+        # Rate-aware training for the codec's uniform quantizer with a fixed step
+        # (cfg.quant_noise code units): the decoder sees codes rounded to that grid
+        # (straight-through gradient), the rate term sees uniform noise of one step
+        # (a differentiable stand-in for rounding), and the network learns its scale.
+        prior = FactorizedPrior(model.latent_dim)
+        params += list(prior.parameters())
+    dev = torch.device(cfg.extra.get("device", "cpu"))  # a GPU only for hyper-parameter sweeps
+    model.to(dev)
+    if prior is not None:
+        prior.to(dev)
+    xt_dev = xt.to(dev)
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     n = xt.shape[0]
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     losses = []
-    code_std = None
     with _progress() as bar:
         for epoch in range(cfg.epochs):
             task = bar.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch, loss=float("nan"))
@@ -139,13 +152,24 @@ def train(cfg: TrainConfig, log=print):
             model.train()
             for i in range(steps_per_epoch):
                 idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                target = xt[idx]
+                target = xt_dev[idx.to(dev)]
                 z = model.encoder(_inputs(cfg, target, gen))
-                if cfg.quant_noise and code_std is not None:
-                    z = z + (torch.rand(z.shape, generator=gen) - 0.5) * (cfg.quant_noise * code_std)
-                recon = model.decoder(z)
-                loss = torch.nn.functional.mse_loss(recon, target)
-                total = loss + cfg.rate_weight * z.abs().mean() if cfg.rate_weight else loss
+                if prior is not None:
+                    if cfg.epochs > 1 and epoch == cfg.epochs - 1 and i == 0:
+                        for g in opt.param_groups:  # last epoch at a tenth of the rate
+                            g["lr"] = cfg.lr / 10
+                    y = z / cfg.quant_noise
+                    y_hat = y + (torch.round(y) - y).detach()
+                    recon = model.decoder(y_hat * cfg.quant_noise)
+                    loss = torch.nn.functional.mse_loss(recon, target)
+                    total = loss
+                    if cfg.rate_weight:
+                        noisy = y + (torch.rand(y.shape, generator=gen) - 0.5).to(dev)
+                        total = loss + cfg.rate_weight * prior.bits(noisy).sum(1).mean() / 784
+                else:
+                    recon = model.decoder(z)
+                    loss = torch.nn.functional.mse_loss(recon, target)
+                    total = loss + cfg.rate_weight * z.abs().mean() if cfg.rate_weight else loss
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 opt.step()
@@ -154,12 +178,9 @@ def train(cfg: TrainConfig, log=print):
                 running += (lv - running) * (0.02 if i else 1.0)
                 if i % 50 == 0 or i == steps_per_epoch - 1:
                     bar.update(task, completed=i + 1, loss=running)
-            if cfg.quant_noise:
-                with torch.no_grad():
-                    code_std = torch.cat([model.encoder(_inputs(cfg, xt[j:j + 4096], gen))
-                                          for j in range(0, n, 4096)]).std(0)
     train_seconds = time.perf_counter() - t0
 
+    model.cpu()
     model.eval()
     with torch.no_grad():
         gen_eval = torch.Generator().manual_seed(cfg.seed + 1)
@@ -168,6 +189,11 @@ def train(cfg: TrainConfig, log=print):
                         for j in range(0, n, 4096))
         train_loss = train_sse / (n * 784)
         codes = torch.cat([model.encoder(_inputs(cfg, xt[j:j + 4096], gen_eval)) for j in range(0, n, 4096)]).numpy()
+        if cfg.quant_noise:
+            # widest code dimensions first: alike neighbours code smaller (see sort_code_dims)
+            order = np.argsort(-codes.std(0), kind="stable")
+            sort_code_dims(model, order)
+            codes = codes[:, order]
         test_in = torch.cat([_inputs(cfg, xv[j:j + 4096], gen_eval) for j in range(0, len(xv), 4096)])
         test_loss = torch.nn.functional.mse_loss(model(test_in), xv).item()
 
@@ -181,6 +207,9 @@ def train(cfg: TrainConfig, log=print):
         "min": codes.min(0).tolist(),
         "max": codes.max(0).tolist(),
     }
+    if cfg.quant_noise:
+        # the step the model was trained for: the codec's step fractions scale this
+        calibration["quant_step"] = [float(cfg.quant_noise)] * int(model.latent_dim)
     meta = {
         "format": 1,
         "name": name,

@@ -68,9 +68,13 @@ def main(argv=None):
 
     out("# Applications: denoising and up-sampling")
     out("")
-    out(f"Measured by `python scripts/bench_apps.py` on the {len(x):,} MNIST test images; noise seed {a.seed}.")
-    out(f"Models: denoiser `{dn.model_id}`, up-sampler `{up.model_id}`. "
-        "PSNR = 10·log10(1/MSE) over all pixels in [0, 1].")
+    out(f"Measured by `python scripts/bench_apps.py` on the {len(x):,} MNIST test images "
+        f"(noise seeds {a.seed}..{a.seed + len(NOISES) - 1}, one per row, numpy's default_rng).")
+    out("PSNR = 10·log10(1/MSE) over all pixels in [0, 1]. Models (reproduce with their cards' commands):")
+    out("")
+    for m in (dn, up):
+        out(f"- `{m.model_id}` ({m.card.get('arch')}, {m.card.get('parameters', 0):,} parameters, "
+            f"{m.card.get('train_seconds', 0):.0f} s to train): `{m.card.get('command')}`")
     out("")
     out("## Denoising")
     out("")

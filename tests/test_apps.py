@@ -286,4 +286,6 @@ def test_cli_show_bad_app(tmp_path, capsys):
     assert run(["show", str(DIGITS), "-o", str(tmp_path / "g.png"), "--app", "blur"]) == 1
     assert "must be codec, denoise or upscale" in capsys.readouterr().err
     assert run(["show", str(DIGITS), "-o", str(tmp_path / "g.png"), "--app", "denoise", "--noise", "x:1"]) == 1
+    assert run(["show", str(DIGITS), "-o", str(tmp_path / "g.png"), "-n", "0"]) == 1
+    assert "--count 0 must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "g.png").exists()
