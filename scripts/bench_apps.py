@@ -46,6 +46,12 @@ def rate(fn, x, repeats=3):
     return len(x) / best
 
 
+def save_png(img, path):
+    tmp = path.with_name(f".{path.name}.new")
+    img.save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=os.environ.get("AEZIP_MNIST_DIR", str(ROOT.parent / "shared" / "mnist")),
@@ -128,7 +134,30 @@ def main(argv=None):
             ok &= met
             target = f"≥ {SPEED_TARGET:,}: {'met' if met else 'NOT met'}"
         out(f"| {name} | {r:,.0f} | {target} |")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     out("")
+    if a.out:
+        # Pictures: the first 12 test digits, each method in one row, PSNR of the model's row.
+        from aezip.codec import psnr_per_image
+        k = 12
+        folder = Path(a.out).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        noisy = apps.add_noise(x[:k], "gauss:0.3", seed=a.seed)
+        clean = apps.denoise(noisy, model=dn)
+        save_png(apps.picture([x[:k], noisy, apps.median3(noisy), clean],
+                              apps.psnr_labels(psnr_per_image(x[:k], clean)),
+                              caption="originals, gauss:0.3 noise, 3x3 median, aezip.denoise (PSNR dB)"),
+                 folder / "apps-denoise.png")
+        big = apps.upscale(small[:k], model=up)
+        save_png(apps.picture([x[:k], small[:k], apps.bicubic(small[:k]), big],
+                              apps.psnr_labels(psnr_per_image(x[:k], big)),
+                              caption="originals, 14x14 inputs, bicubic, aezip.upscale (PSNR dB)"),
+                 folder / "apps-upscale.png")
+        out("![denoising](apps-denoise.png)")
+        out("")
+        out("![up-sampling](apps-upscale.png)")
+        out("")
+    out(f"Load average when the timings ended: {load:.1f} (the machine is shared).")
     out(f"Machine: {platform.machine()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}, "
         f"numpy {np.__version__}.")
     if a.out:
