@@ -151,18 +151,18 @@ def _decoder():
     return _DECODER[0]
 
 
-def _stdin_images(data):
+def _stdin_images(data, exact_shape=None):
     """Images from bytes on stdin: IDX (raw or gzip), .npy or one image file."""
     from . import container
     from .inputs import _read_array_file, load_image
 
     if data[:6] == b"\x93NUMPY":
-        stack, pre = _read_array_file("<stdin>.npy", data)
+        stack, pre = _read_array_file("<stdin>.npy", data, exact_shape)
         return stack, None, pre, container.SOURCE_NPY
     if data[:2] == b"\x1f\x8b" or data[:3] == b"\x00\x00\x08":
-        stack, pre = _read_array_file("<stdin>", data)
+        stack, pre = _read_array_file("<stdin>", data, exact_shape)
         return stack, None, pre, container.SOURCE_IDX
-    img, pre = load_image("<stdin>", data)
+    img, pre = load_image("<stdin>", data, exact_shape)
     return img[None], ["stdin.png"], int(pre), container.SOURCE_IMAGES
 
 
@@ -296,7 +296,21 @@ def extract(
     h = arc.header
     form = _archive_form(h, fmt, len(images))
     stem = "stdin" if archive == "-" else Path(archive).name.removesuffix(".aez")
+    base = Path(archive).parent if archive != "-" else Path(".")
     if output == "-" or (archive == "-" and output is None):
+        output = "-"
+    elif output is None:
+        output = base / (stem if form == "png" else f"{stem}.{form}")
+    write_images(ui, images, arc.names, form, output, f"{stem}.{form}", force)
+
+
+def write_images(ui, images, names, form, output, file_name, force=False):
+    """Write images as `extract` does: *form* png makes a folder of PNGs under their
+    *names*; idx or npy make one file (named *file_name* inside *output* when that is a
+    folder); *output* '-' writes one PNG, or the array file, to stdout."""
+    from .outputs import output_names, write_bytes_atomic, write_tree
+
+    if str(output) == "-":
         if form == "png":
             if len(images) != 1:
                 fail("more than one image: use --format npy or idx to write to stdout")
@@ -305,21 +319,18 @@ def extract(
             payload = _array_bytes(images, form)
         write_bytes_atomic("-", payload)
         return
-    base = Path(archive).parent if archive != "-" else Path(".")
+    target = Path(output)
     if form == "png":
-        target = Path(output) if output else base / stem
-        names = arc.names or [f"{i:05d}" for i in range(len(images))]
         renamed = []
-        rels = output_names(names, ".png", renamed)
+        rels = output_names(names or [f"{i:05d}" for i in range(len(images))], ".png", renamed)
         for stored, written in renamed:
             ui.info(f"{stored}: written as {written} (another name already maps to the same file)")
         write_tree(target, {rel: _encode_png(img) for rel, img in zip(rels, images)}, force=force)
         ui.detail("\n".join(str(target / r) for r in rels))
         ui.info(f"{len(images)} images -> {target}/")
     else:
-        target = Path(output) if output else base / f"{stem}.{form}"
         if target.is_dir():
-            target = target / f"{stem}.{form}"
+            target = target / file_name
         write_bytes_atomic(target, _array_bytes(images, form), force=force)
         ui.info(f"{len(images)} images -> {target}")
 

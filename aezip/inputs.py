@@ -84,8 +84,11 @@ def _gunzip(path, data, limit=None):
         data, pos = rest, 0
 
 
-def _read_array_file(path, data):
-    """IDX or .npy bytes -> uint8 (N, 28, 28), or raise BadInput."""
+def _read_array_file(path, data, exact_shape=None):
+    """IDX or .npy bytes -> (uint8 (N, 28, 28), number preprocessed), or raise BadInput.
+
+    With *exact_shape* (h, w) the images must already be that size: no preprocessing.
+    """
     name = str(path)
     if name.endswith(".npy"):
         try:
@@ -103,12 +106,19 @@ def _read_array_file(path, data):
         a = a[None]
     if a.ndim != 3 or a.shape[0] == 0:
         raise BadInput(f"{path}: expected an image stack of shape (N, H, W), found {a.shape}")
+    if a.dtype.kind == "f" and np.isnan(a).any():
+        raise BadInput(f"{path}: array of {a.dtype} holds NaN values (expected pixels)")
     if a.dtype != np.uint8:
         if a.dtype.kind == "f" and a.size and np.nanmin(a) >= 0 and np.nanmax(a) <= 1:
             a = np.rint(a * 255)
         elif a.dtype.kind not in "iuf" or a.min() < 0 or a.max() > 255:
             raise BadInput(f"{path}: array of {a.dtype} with values outside 0..255 (expected uint8 pixels)")
         a = a.astype(np.uint8)
+    if exact_shape is not None:
+        if a.shape[1:] != tuple(exact_shape):
+            raise BadInput(f"{path}: expected {exact_shape[1]}x{exact_shape[0]} images, "
+                           f"found {a.shape[2]}x{a.shape[1]}")
+        return np.ascontiguousarray(a), 0
     if a.shape[1:] != (28, 28):
         return np.stack([mnist_preprocess(x) for x in a]), len(a)
     return np.ascontiguousarray(a), 0
@@ -195,8 +205,12 @@ def mnist_preprocess(gray):
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def load_image(path, data=None):
-    """Read one image file -> ((28, 28) uint8, preprocessed?).  Raises BadInput."""
+def load_image(path, data=None, exact_shape=None):
+    """Read one image file -> ((28, 28) uint8, preprocessed?).  Raises BadInput.
+
+    With *exact_shape* (h, w) the image must already be that size; it is only made
+    white-on-black (inverted when its border is light), never resized.
+    """
     from PIL import Image, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
@@ -210,6 +224,8 @@ def load_image(path, data=None):
                                    "(possible decompression bomb)")
                 if w == 0 or h == 0:
                     raise BadInput(f"{path}: {w}x{h} image has no pixels")
+                if exact_shape is not None and (h, w) != tuple(exact_shape):
+                    raise BadInput(f"{path}: expected a {exact_shape[1]}x{exact_shape[0]} image, found {w}x{h}")
                 if img.format == "JPEG" and max(w, h) > SHRINK_ABOVE:
                     img.draft(img.mode, (SHRINK_ABOVE, SHRINK_ABOVE))  # decode at 1/2..1/8 scale
                 img.load()
@@ -222,7 +238,10 @@ def load_image(path, data=None):
         raise
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise BadInput(f"{path}: corrupt or truncated image ({e})") from None
-    if gray.shape == (28, 28) and np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])) < 0.5:
+    dark_paper = np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])) < 0.5
+    if exact_shape is not None:
+        return np.rint((gray if dark_paper else 1.0 - gray) * 255).astype(np.uint8), False
+    if gray.shape == (28, 28) and dark_paper:
         return np.rint(gray * 255).astype(np.uint8), False
     return mnist_preprocess(gray), True
 
@@ -273,9 +292,10 @@ def _read_file_bytes(path):
         raise BadInput(f"{path}: cannot read ({e.strerror})") from None
 
 
-def gather(paths, progress=None):
+def gather(paths, progress=None, exact_shape=None):
     """Collect images from *paths*.  Files named on the command line must be readable;
-    unreadable files found inside folders are skipped and listed in ``skipped``."""
+    unreadable files found inside folders are skipped and listed in ``skipped``.
+    With *exact_shape* (h, w), images must have that size already (see load_image)."""
     from . import container
 
     got = Gathered()
@@ -304,7 +324,7 @@ def gather(paths, progress=None):
         try:
             if lower.endswith(".npy") or _is_idx_name(lower):
                 data = _read_file_bytes(path)
-                stack, pre = _read_array_file(path, data)
+                stack, pre = _read_array_file(path, data, exact_shape)
                 got.images.append(stack)
                 got.names.append((name, len(stack), True))
                 got.preprocessed += pre
@@ -317,7 +337,7 @@ def gather(paths, progress=None):
             data = _read_file_bytes(path)
             if not data:
                 raise BadInput(f"{path}: empty file")
-            img, pre = load_image(path, data)
+            img, pre = load_image(path, data, exact_shape)
             got.images.append(img[None])
             got.names.append((name, 1, False))
             got.preprocessed += pre
