@@ -421,7 +421,7 @@ def models():
         typer.echo(f"{name:<14} {c.get('task', 'reconstruct'):<12} {c['model_id']:<34} "
                    + (f"{p:.2f} dB" if p is not None else "-"))
     typer.echo("")
-    typer.echo("quality  model          step/std   bytes/image   PSNR (MNIST test set, measured)")
+    typer.echo("quality  model              step   bytes/image   PSNR (MNIST test set, measured)")
     for q, (name, frac) in sorted(LADDER.items()):
         rows = cs.get(name, {}).get("measured", {}).get("quantized", [])
         row = next((r for r in rows if abs(r["step_fraction"] - frac) < 1e-5), None)

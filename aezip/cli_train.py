@@ -24,8 +24,8 @@ def register(app):
         train_limit: int = typer.Option(0, "--train-limit", help="Use only the first N training images."),
         noise: str = typer.Option("", "--noise", help="Denoising: gauss:SIGMA, sp:FRACTION or mix."),
         task: str = typer.Option("reconstruct", "--task", help="reconstruct or upscale (14x14 -> 28x28)."),
-        quant_noise: float = typer.Option(0.0, "--quant-noise", help="Uniform code noise (x code std)."),
-        rate_weight: float = typer.Option(0.0, "--rate-weight", help="L1 penalty on the code."),
+        quant_noise: float = typer.Option(0.0, "--quant-noise", help="Rate-aware: train for this fixed quantization step."),
+        rate_weight: float = typer.Option(0.0, "--rate-weight", help="Rate weight: bits/pixel (with --quant-noise), else L1."),
         threads: int = typer.Option(0, "--threads", help="Torch CPU threads (0: default)."),
     ):
         """Train an autoencoder on MNIST and export it for the numpy runtime."""

@@ -10,7 +10,7 @@ as a plain list of ops plus named arrays.  The encoder takes images shaped
 import torch
 from torch import nn
 
-__all__ = ["AutoEncoder", "ARCHS", "FactorizedPrior", "build", "export_layers", "sort_code_dims"]
+__all__ = ["AutoEncoder", "ARCHS", "DenseConv2d", "FactorizedPrior", "build", "export_layers", "sort_code_dims"]
 
 
 def mlp9():
@@ -30,7 +30,33 @@ def mlp9():
     return nn.Sequential(*enc), nn.Sequential(*dec), 9
 
 
-def conv(latent_dim, c1=16, c2=32, hidden=256, dec_channels=16):
+class DenseConv2d(nn.Conv2d):
+    """A convolution on a fixed (C, H, W) input, exported as its exact dense matrix.
+
+    The numpy runtime's im2col convolution costs ~10x more per image than one
+    matrix product at this size (a 3x3 conv on 7x7 maps measured ~400 ms per
+    4,096 images on the 2 shared cores), so :func:`export_layers` writes this
+    layer as flatten -> linear -> reshape, the same function.  The conv weights
+    are kept too, so the file still rebuilds the torch layer (:func:`load_torch`).
+    """
+
+    def __init__(self, input_shape, cout, k, padding):
+        super().__init__(input_shape[0], cout, k, stride=1, padding=padding)
+        self.input_shape = tuple(input_shape)
+
+    def dense(self):
+        """(weight (out, in), bias (out,), output shape) of the equivalent linear map."""
+        c, h, w = self.input_shape
+        with torch.no_grad():
+            basis = torch.eye(c * h * w, dtype=self.weight.dtype).view(-1, c, h, w)
+            out = nn.functional.conv2d(basis, self.weight, None, self.stride, self.padding)
+            shape = tuple(out.shape[1:])
+            weight = out.flatten(1).T.contiguous()
+            bias = self.bias.repeat_interleave(shape[1] * shape[2])
+        return weight, bias, shape
+
+
+def conv(latent_dim, c1=16, c2=16, hidden=256, dec_channels=8):
     """The convolutional autoencoder (the lecture's "Autoencoder using CNN"), sized for numpy.
 
     Encoder: 28x28 -> conv 3x3 s2 (c1) -> 14x14 -> conv 3x3 s2 (c2) -> 7x7 ->
@@ -38,10 +64,11 @@ def conv(latent_dim, c1=16, c2=32, hidden=256, dec_channels=16):
     *dec_channels* -> conv 3x3 at 7x7 -> a learned linear up-sampling from the
     7x7 feature map to the 28x28 pixels -> Sigmoid.
 
-    The decoder keeps its convolution at 7x7 and up-samples with one matrix
-    product: the numpy runtime's im2col convolutions cost ~20x more per image at
-    14x14 and 28x28 (transposed convolutions measured 800-1,600 images/s on the
-    2 shared cores versus the 10,000/s that decoding needs; see bench/ladder.md).
+    Sized for the numpy runtime (decode >= 10,000 images/s on 2 cores): the
+    runtime's im2col (transposed) convolutions at 14x14 and 28x28 measured
+    800-1,600 images/s for the mirror-image decoder, so the decoder's convolution
+    stays at 7x7 and is exported as its dense matrix (:class:`DenseConv2d`), and
+    up-sampling to 28x28 is one learned matrix product.  ~3 MB of weights.
     """
     enc = nn.Sequential(
         nn.Conv2d(1, c1, 3, stride=2, padding=1), nn.ReLU(),   # 14x14
@@ -55,7 +82,7 @@ def conv(latent_dim, c1=16, c2=32, hidden=256, dec_channels=16):
         nn.Linear(latent_dim, hidden), nn.ReLU(),
         nn.Linear(hidden, c * 7 * 7), nn.ReLU(),
         nn.Unflatten(1, (c, 7, 7)),
-        nn.Conv2d(c, c, 3, stride=1, padding=1), nn.ReLU(),   # 7x7
+        DenseConv2d((c, 7, 7), c, 3, padding=1), nn.ReLU(),   # 7x7
         nn.Flatten(),
         nn.Linear(c * 7 * 7, 28 * 28), nn.Sigmoid(),          # learned up-sampling to 28x28
         nn.Unflatten(1, (1, 28, 28)),
@@ -138,6 +165,12 @@ def export_layers(seq, prefix):
         key = f"{prefix}.{i}"
         if isinstance(m, nn.Linear):
             ops.append({"op": "linear", "param": key})
+        elif isinstance(m, DenseConv2d):
+            weight, bias, shape = m.dense()
+            ops += [{"op": "flatten"}, {"op": "linear", "param": f"{key}.dense"},
+                    {"op": "reshape", "shape": list(shape)}]
+            arrays[f"{key}.dense.weight"] = weight.cpu().numpy().astype("float32")
+            arrays[f"{key}.dense.bias"] = bias.detach().cpu().numpy().astype("float32")
         elif isinstance(m, nn.Conv2d):
             ops.append({"op": "conv2d", "param": key, "stride": m.stride[0], "padding": m.padding[0]})
         elif isinstance(m, nn.ConvTranspose2d):
@@ -170,7 +203,7 @@ def load_torch(meta, arrays):
     model = build(meta["arch"])
     if meta.get("input_shape") == [14, 14]:
         model.encoder.insert(0, nn.Upsample(scale_factor=2, mode="nearest"))
-    state = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
+    state = {k: torch.from_numpy(v.copy()) for k, v in arrays.items() if ".dense." not in k}
     model.load_state_dict(state, strict=True)
     return model.eval()
 

@@ -23,20 +23,24 @@ from .weights import load_weights
 __all__ = ["Model", "trained_dir", "cards", "get_model", "model_for_digest", "LADDER", "DEFAULT_QUALITY",
            "ladder_row"]
 
-# Quality level -> (model name, quantization step as a fraction of each code
-# dimension's standard deviation on the training set).  1 = smallest files.
+# Quality level -> (model name, quantization step as a fraction of the model's
+# step unit: the step a rate-aware model was trained for, else each code
+# dimension's standard deviation; see codec.Quantizer.for_model).  1 = smallest
+# files, 9 = best quality.  Chosen from the measured (model, step) points in
+# bench/ladder.md (scripts/ladder.py); each level's bytes/image and PSNR on the
+# MNIST test set are in its model card (``aezip models`` lists them).
 LADDER = {
-    1: ("mlp9", 1.0),
-    2: ("mlp9", 1 / 2),
-    3: ("mlp9", 1 / 3),
-    4: ("mlp9", 1 / 4),
-    5: ("mlp9", 1 / 8),
-    6: ("mlp9", 1 / 12),
-    7: ("mlp9", 1 / 16),
-    8: ("mlp9", 1 / 24),
-    9: ("mlp9", 1 / 32),
+    1: ("rd16", 2.0),
+    2: ("rd16", 1.6),
+    3: ("rd16", 1.25),
+    4: ("rd16", 0.75),
+    5: ("rd32", 1.1),
+    6: ("rd32", 0.75),
+    7: ("rd32h", 1.5),
+    8: ("rd32h", 1.0),
+    9: ("rd32h", 0.5),
 }
-DEFAULT_QUALITY = 5
+DEFAULT_QUALITY = 5  # rd32 at 1.1 x its trained step: <= 8 B/image and >= 20 dB on MNIST test
 
 
 def trained_dir():

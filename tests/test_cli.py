@@ -130,7 +130,8 @@ def test_info_and_test(tmp_path):
     p = cli("info", "-v", arc)
     assert p.returncode == 0
     text = p.stdout.decode()
-    assert "mlp9@" in text and "0/00003.png" in text and " dB" in text
+    default = aezip.zoo.LADDER[aezip.zoo.DEFAULT_QUALITY][0]
+    assert f"{default}@" in text and "0/00003.png" in text and " dB" in text
     assert f"{arc.stat().st_size:,}" in text
     assert cli("test", arc).returncode == 0
 
