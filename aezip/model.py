@@ -232,3 +232,7 @@ def wide_mlp(enc_sizes, dec_sizes):
 # 784-512-128-512-784: ~0.94M parameters, >20,000 images/s in numpy on 2 cores.
 ARCHS["dn128"] = lambda: wide_mlp([784, 512, 128], [128, 512, 784])
 ARCHS["up128"] = lambda: wide_mlp([784, 512, 128], [128, 512, 784])
+
+# Wide rate-aware codec models for the high end of the quality ladder (rdw*): the
+# denoiser's 784-512-k-512-784 layout, trained for the quantizer (see zoo.LADDER).
+ARCHS["mlpw128"] = lambda: wide_mlp([784, 512, 128], [128, 512, 784])

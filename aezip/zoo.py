@@ -36,9 +36,9 @@ LADDER = {
     4: ("rd16", 0.75),
     5: ("rd32", 1.1),
     6: ("rd32", 0.75),
-    7: ("rd32h", 1.5),
-    8: ("rd32h", 1.0),
-    9: ("rd32h", 0.5),
+    7: ("rd32h", 1.0),
+    8: ("rdw128", 1.25),
+    9: ("rdw128", 0.5),
 }
 DEFAULT_QUALITY = 5  # rd32 at 1.1 x its trained step: <= 8 B/image and >= 20 dB on MNIST test
 
