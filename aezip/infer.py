@@ -119,7 +119,8 @@ class Network:
 
     def __call__(self, x):
         x = np.asarray(x, np.float32)
-        with _one_blas_thread():
+        # inf/NaN can only come from extreme codes in a crafted archive; Model.decode maps them
+        with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
             for step in self.steps:
                 x = step(x)
         return x

@@ -109,7 +109,10 @@ class Model:
         y = self.decoder(np.asarray(codes, np.float32))
         y *= 255
         np.rint(y, out=y)
-        np.clip(y, 0, 255, out=y)
+        # fmax/fmin rather than clip: a crafted archive's extreme codes can overflow the
+        # decoder to NaN, which clip would pass on to an undefined uint8 cast; this maps it to 0
+        np.fmax(y, 0, out=y)
+        np.fmin(y, 255, out=y)
         return y.astype(np.uint8).reshape((len(codes),) + self.output_shape)
 
     def run(self, images, chunk=4096):
