@@ -53,12 +53,16 @@ class TrainConfig:
 
 
 def _progress():
+    """A bar per epoch with the running loss, on stderr; off when stderr is not a terminal
+    (then train() logs one line per epoch instead)."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    console = Console(stderr=True)
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.5f}"), TimeRemainingColumn(),
-        transient=False,
+        transient=False, console=console, disable=not console.is_terminal,
     )
 
 
@@ -178,6 +182,8 @@ def train(cfg: TrainConfig, log=print):
                 running += (lv - running) * (0.02 if i else 1.0)
                 if i % 50 == 0 or i == steps_per_epoch - 1:
                     bar.update(task, completed=i + 1, loss=running)
+            if bar.disable:
+                log(f"epoch {epoch + 1}/{cfg.epochs}: running loss {running:.5f}")
     train_seconds = time.perf_counter() - t0
 
     model.cpu()
