@@ -256,6 +256,19 @@ def _parse_header(r: _Reader):
                   tuple(float(v) for v in quant[:, 0]), tuple(float(v) for v in quant[:, 1]), source_form)
 
 
+def section_spans(data):
+    """(start, end) byte offsets of each section's zstd frame in a well-formed file (for tools
+    and fuzzers that rewrite sections); the file's header must parse."""
+    h = read_header(data)
+    pos = FIXED.size + len(h.model_name.encode()) + QUANT.size * h.latent_dim
+    spans = []
+    while pos < len(data) - TRAILER.size:
+        (n,) = SECTION_LENGTH.unpack_from(data, pos)
+        spans.append((pos + SECTION_LENGTH.size, pos + SECTION_LENGTH.size + n))
+        pos += SECTION_LENGTH.size + n
+    return spans
+
+
 def read_header(data):
     """Parse and return the :class:`Header` of an .aez file (bytes), after checking its CRC."""
     return _parse_header(_Reader(_verify(bytes(data))))

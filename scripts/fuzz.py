@@ -72,18 +72,6 @@ def fix_crc(body):
     return bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
 
 
-def sections(data):
-    """(start, end) byte spans of the sections' frames in a valid archive."""
-    h = container.read_header(data)
-    pos = container.FIXED.size + len(h.model_name.encode()) + 8 * h.latent_dim
-    spans = []
-    while pos < len(data) - 4:
-        (n,) = struct.unpack_from("<I", data, pos)
-        spans.append((pos + 4, pos + 4 + n))
-        pos += 4 + n
-    return spans
-
-
 def mutate_bytes(rng, b, k):
     b = bytearray(b)
     for _ in range(k):
@@ -314,7 +302,7 @@ def main(argv=None):
 
     warnings.simplefilter("error")   # a RuntimeWarning from numpy (overflow, NaN cast) is a finding
     seeds = seed_archives()
-    spans = [sections(s) for s in seeds]
+    spans = [container.section_spans(s) for s in seeds]
     dec = aezip.AezDecompressor()
     for s in seeds:
         assert check(dec, s) == "ok"

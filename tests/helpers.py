@@ -46,3 +46,23 @@ def tiny_mnist(folder, n_train=600):
     write_idx(x, folder / "t10k-images-idx3-ubyte.gz")
     write_idx(np.zeros(len(x), np.uint8), folder / "t10k-labels-idx1-ubyte.gz")
     return folder
+
+
+def assert_torch_free(statements):
+    """Run *statements* in a fresh interpreter (after `import sys, numpy, aezip`) and
+    check that torch was never imported."""
+    import subprocess
+    import sys
+    code = f"import sys, numpy, aezip; {statements}; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def load_script(name):
+    """Import scripts/NAME.py as a module (scripts are not a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"aezip_script_{name}", REPO / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

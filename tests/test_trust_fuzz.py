@@ -94,24 +94,13 @@ def test_spliced_archives_with_recomputed_crc(which, at, insert, cut):
     _contract(_fix_crc(body[:at] + insert + body[at + cut:]))
 
 
-def _spans(data):
-    h = container.read_header(data)
-    pos = container.FIXED.size + len(h.model_name.encode()) + 8 * h.latent_dim
-    out = []
-    while pos < len(data) - 4:
-        (n,) = struct.unpack_from("<I", data, pos)
-        out.append((pos + 4, pos + 4 + n))
-        pos += 4 + n
-    return out
-
-
 @SETTINGS
 @given(st.integers(0, len(SEEDS) - 1), st.integers(0, 3), st.data())
 def test_reframed_sections(which, section, data):
     """Mutate the bytes behind a zstd frame, re-frame them, fix lengths and CRC:
     the names/raw/psnr parsers get the hostile input, not zstd."""
     src = SEEDS[which]
-    spans = _spans(src)
+    spans = container.section_spans(src)
     a, b = spans[section % len(spans)]
     plain = bytearray(zstandard.ZstdDecompressor().decompress(src[a:b]))
     for _ in range(data.draw(st.integers(1, 4))):

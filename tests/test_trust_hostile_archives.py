@@ -1,7 +1,6 @@
 """Archives built by an attacker: hostile names never write outside the output
 folder, and header claims are checked before anything is allocated (issue 6)."""
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import aezip
 from aezip import cli, container
 from aezip.errors import BadAezFile
 from aezip.idx import read_idx
+from helpers import load_script
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -185,14 +185,7 @@ def test_names_that_are_fine_stay_inside(arena, digits):
 
 # ---- header claims (the lying archives are built in scripts/fuzz.py) -------------
 
-def _fuzz_module():
-    spec = importlib.util.spec_from_file_location("aezip_fuzz", REPO / "scripts" / "fuzz.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-fuzz = _fuzz_module()
+fuzz = load_script("fuzz")
 LIARS = fuzz.liars()
 
 

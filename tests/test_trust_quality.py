@@ -1,7 +1,6 @@
 """The quality contract: per-image PSNR stored and shown, warnings for images that
 are not digits, and --min-psnr keeping every poor image exactly (issue 6)."""
 
-import importlib.util
 import io
 from pathlib import Path
 
@@ -12,18 +11,12 @@ import aezip
 from aezip import cli, container
 from aezip.codec import AezCompressor, psnr_per_image
 from aezip.idx import read_idx
+from helpers import load_script
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("trust_quality", REPO / "scripts" / "trust_quality.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tq = _load_script()
+tq = load_script("trust_quality")
 
 
 @pytest.fixture(scope="module")
