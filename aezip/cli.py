@@ -353,6 +353,7 @@ def info(
     """Show what an archive holds, like gzip -l."""
     import numpy as np
     from .container import PSNR_EXACT, PSNR_UNIT, SOURCE_FORMS, unpack
+    from .zoo import measured_point
 
     typer.echo(f"{'images':>8} {'original':>12} {'compressed':>11} {'ratio':>7} {'B/image':>8}  "
                f"{'quality':>7}  model / name")
@@ -370,6 +371,11 @@ def info(
         if verbose:
             typer.echo(f"  format v{h.version}, source {SOURCE_FORMS[h.source_form]}, {h.latent_dim} codes x "
                        f"{h.sample_size} byte(s), {len(arc.raw_index)} image(s) stored losslessly")
+            if h.quality:
+                name, frac, row = measured_point(h.quality)
+                if row and name == h.model_name:
+                    typer.echo(f"  quality {h.quality} = {name} at step x{frac:g}: on the MNIST test set "
+                               f"{row['bytes_per_image']:.2f} B/image, {row['psnr']:.2f} dB (aezip models)")
             if arc.psnr is not None:
                 lossy = arc.psnr[arc.psnr != PSNR_EXACT].astype(float) * PSNR_UNIT
                 if len(lossy):
@@ -411,7 +417,7 @@ def test_cmd(
 @app.command()
 def models():
     """List the installed models, their ids and measured quality."""
-    from .zoo import DEFAULT_QUALITY, LADDER, cards
+    from .zoo import DEFAULT_QUALITY, LADDER, cards, measured_point
 
     cs = cards()
     typer.echo(f"{'model':<14} {'task':<12} {'id':<34} test PSNR (float code)")
@@ -422,9 +428,8 @@ def models():
                    + (f"{p:.2f} dB" if p is not None else "-"))
     typer.echo("")
     typer.echo("quality  model              step   bytes/image   PSNR (MNIST test set, measured)")
-    for q, (name, frac) in sorted(LADDER.items()):
-        rows = cs.get(name, {}).get("measured", {}).get("quantized", [])
-        row = next((r for r in rows if abs(r["step_fraction"] - frac) < 1e-5), None)
+    for q in sorted(LADDER):
+        name, frac, row = measured_point(q)
         got = f"{row['bytes_per_image']:>11.2f}   {row['psnr']:.2f} dB" if row else f"{'-':>11}   -"
         mark = "  (default)" if q == DEFAULT_QUALITY else ""
         typer.echo(f"{q:>7}  {name:<14} {frac:>8.4f}   {got}{mark}")

@@ -21,7 +21,7 @@ from .infer import Network
 from .weights import load_weights
 
 __all__ = ["Model", "trained_dir", "cards", "get_model", "model_for_digest", "LADDER", "DEFAULT_QUALITY",
-           "ladder_row"]
+           "ladder_row", "measured_point"]
 
 # Quality level -> (model name, quantization step as a fraction of the model's
 # step unit: the step a rate-aware model was trained for, else each code
@@ -143,6 +143,15 @@ def model_for_digest(digest, name="?"):
     have = ", ".join(f"{c['name']}@{c['sha256'][:16]}" for c in _cards(folder).values()) or "none"
     raise UnknownModel(f"archive needs model {name}@{digest.hex()}, which is not installed "
                        f"(installed: {have})")
+
+
+def measured_point(quality):
+    """(model name, step fraction, card row or None) of a quality level; the row holds the
+    bytes per image and PSNR the model's card measured on the MNIST test set."""
+    name, fraction = ladder_row(quality)
+    rows = cards().get(name, {}).get("measured", {}).get("quantized", [])
+    row = next((r for r in rows if abs(r["step_fraction"] - fraction) < 1e-5), None)
+    return name, fraction, row
 
 
 def ladder_row(quality):

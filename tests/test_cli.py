@@ -132,6 +132,7 @@ def test_info_and_test(tmp_path):
     text = p.stdout.decode()
     default = aezip.zoo.LADDER[aezip.zoo.DEFAULT_QUALITY][0]
     assert f"{default}@" in text and "0/00003.png" in text and " dB" in text
+    assert f"quality {aezip.zoo.DEFAULT_QUALITY} = {default} at step" in text and "on the MNIST test set" in text
     assert f"{arc.stat().st_size:,}" in text
     assert cli("test", arc).returncode == 0
 
