@@ -37,8 +37,8 @@ LADDER = {
     5: ("rd32", 1.1),
     6: ("rd32", 0.75),
     7: ("rd32h", 1.0),
-    8: ("rdw128", 1.25),
-    9: ("rdw128", 0.5),
+    8: ("rdw128l", 1.5),
+    9: ("rdw128l", 0.5),
 }
 DEFAULT_QUALITY = 5  # rd32 at 1.1 x its trained step: <= 8 B/image and >= 20 dB on MNIST test
 
