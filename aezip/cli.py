@@ -306,7 +306,7 @@ def extract(
 
 def write_images(ui, images, names, form, output, file_name, force=False):
     """Write images as `extract` does: *form* png makes a folder of PNGs under their
-    *names*; idx or npy make one file (named *file_name* inside *output* when that is a
+    *names* (or, for a single image and an output ending in .png, that one file); idx or npy make one file (named *file_name* inside *output* when that is a
     folder); *output* '-' writes one PNG, or the array file, to stdout."""
     from .outputs import output_names, write_bytes_atomic, write_tree
 
@@ -320,6 +320,10 @@ def write_images(ui, images, names, form, output, file_name, force=False):
         write_bytes_atomic("-", payload)
         return
     target = Path(output)
+    if form == "png" and len(images) == 1 and target.suffix.lower() == ".png" and not target.is_dir():
+        write_bytes_atomic(target, _encode_png(images[0]), force=force)  # one image, named by the user
+        ui.info(f"1 image -> {target}")
+        return
     if form == "png":
         renamed = []
         rels = output_names(names or [f"{i:05d}" for i in range(len(images))], ".png", renamed)

@@ -221,3 +221,12 @@ def test_usage_errors_are_one_line_exit_1(tmp_path, args, needle):
     assert p.returncode == 1
     one_line_error(p, needle)
     assert not (tmp_path / "x.aez").exists()
+
+
+def test_single_image_to_a_named_png(tmp_path):
+    arc = tmp_path / "one.aez"
+    assert run(["compress", str(SAMPLES / "digits" / "0" / "00003.png"), "-o", str(arc), "-q"]) == 0
+    assert run(["extract", str(arc), "-o", str(tmp_path / "one.png"), "-q"]) == 0
+    img = Image.open(tmp_path / "one.png")
+    assert img.size == (28, 28)
+    assert run(["extract", str(arc), "-o", str(tmp_path / "one.png"), "-q"]) == 1  # exists: needs -f
