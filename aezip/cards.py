@@ -163,8 +163,8 @@ def render_readme(folder):
             lines += [c["notes"], ""]
         lines += [f"- final train loss {c['final_train_loss']:.5f}, test loss {c['final_test_loss']:.5f}",
                   f"- weights `{c['weights']}` SHA-256 `{c['sha256']}`",
-                  f"- data: " + ", ".join(f"`{k}` {v[:12]}…" for k, v in sorted(c["data_sha256"].items())),
-                  f"- versions: " + ", ".join(f"{k} {v}" for k, v in c["versions"].items())]
+                  "- data: " + ", ".join(f"`{k}` {v[:12]}…" for k, v in sorted(c["data_sha256"].items())),
+                  "- versions: " + ", ".join(f"{k} {v}" for k, v in c["versions"].items())]
         rows = c["measured"].get("quantized")
         if rows:
             lines += ["", "| quantization step (× code std) | bytes/image (whole .aez) | PSNR |", "|---|---|---|"]

@@ -166,6 +166,34 @@ def _stdin_images(data, exact_shape=None):
     return img[None], ["stdin.png"], int(pre), container.SOURCE_IMAGES
 
 
+def read_inputs(ui, paths, strict, verbose=False, exact_shape=None, action="compressed"):
+    """Images from CLI *paths* or '-' (stdin), as compress, denoise and upscale read them:
+    (images, names or None, number preprocessed, source form, input bytes).  Skipped files
+    are reported (the first SHOW_SKIPPED unless *verbose*), and with *strict* are an error."""
+    from .inputs import gather
+
+    if paths == ["-"]:
+        raw = _read_input_bytes("-")
+        if not raw:
+            fail("<stdin>: no input")
+        images, names, pre, form = _stdin_images(raw, exact_shape)
+        return images, names, pre, form, len(raw)
+    if "-" in paths:
+        fail("'-' (stdin) cannot be mixed with other inputs")
+    with ui.task("reading inputs") as advance:
+        got = gather(paths, progress=advance, exact_shape=exact_shape)
+    skipped = got.skipped
+    for path, reason in skipped[:SHOW_SKIPPED if not verbose else None]:
+        ui.warn(f"skipped {reason}" if str(path) in reason else f"skipped {path}: {reason}")
+    if len(skipped) > SHOW_SKIPPED and not verbose:
+        ui.warn(f"... and {len(skipped) - SHOW_SKIPPED} more skipped file(s) (-v lists all)")
+    if skipped:
+        ui.warn(f"{len(skipped)} file(s) skipped, {got.count} image(s) {action}")
+        if strict:
+            fail(f"{len(skipped)} input file(s) skipped and --strict is set")
+    return got.stack(), got.names, got.preprocessed, got.source_form, got.original_bytes
+
+
 @app.command()
 def compress(
     paths: List[str] = typer.Argument(..., help="Folders, image files, IDX files or .npy arrays; '-' for stdin."),
@@ -186,25 +214,12 @@ def compress(
     """Compress digit images into one .aez archive."""
     from .codec import AezCompressor
     from .container import PSNR_EXACT, PSNR_UNIT, unpack
-    from .inputs import gather
     from .outputs import OutputExists, sanitize_name, write_bytes_atomic
 
     ui = Ui(quiet, verbose)
     if output != "-" and Path(output).exists() and not force:
         raise OutputExists(f"{output}: already exists (use -f to overwrite)")
-    if paths == ["-"]:
-        raw = _read_input_bytes("-")
-        if not raw:
-            fail("<stdin>: no input")
-        images, names, pre, form = _stdin_images(raw)
-        skipped, original = [], len(raw)
-    else:
-        if "-" in paths:
-            fail("'-' (stdin) cannot be mixed with other inputs")
-        with ui.task("reading inputs") as advance:
-            got = gather(paths, progress=advance)
-        images, names, pre, form = got.stack(), got.names, got.preprocessed, got.source_form
-        skipped, original = got.skipped, got.original_bytes
+    images, names, pre, form, original = read_inputs(ui, paths, strict, verbose)
     if names:
         clean, used = [], set(names)
         for x in names:
@@ -221,14 +236,6 @@ def compress(
         for a, b in changed[:SHOW_SKIPPED if not verbose else None]:
             ui.info(f"{a!r}: stored as {b!r} (a name extract would refuse)")
         names = clean
-    for path, reason in skipped[:SHOW_SKIPPED if not verbose else None]:
-        ui.warn(f"skipped {reason}" if str(path) in reason else f"skipped {path}: {reason}")
-    if len(skipped) > SHOW_SKIPPED and not verbose:
-        ui.warn(f"... and {len(skipped) - SHOW_SKIPPED} more skipped file(s) (-v lists all)")
-    if skipped:
-        ui.warn(f"{len(skipped)} file(s) skipped, {len(images)} image(s) compressed")
-        if strict:
-            fail(f"{len(skipped)} input file(s) skipped and --strict is set")
     comp = AezCompressor(quality if model is None else None, model=model, min_psnr=min_psnr)
     with ui.task("encoding", len(images)) as advance:
         data = comp.compress_scored(images, names=names, source_form=form, progress=advance)[0]
@@ -288,8 +295,6 @@ def extract(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ):
     """Reconstruct the images in an .aez archive."""
-    from .outputs import output_names, write_bytes_atomic, write_tree
-
     ui = Ui(quiet, verbose)
     with ui.task("decoding") as advance:
         arc, images = _decode_file(archive, advance)

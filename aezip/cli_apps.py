@@ -13,50 +13,25 @@ from typing import List, Optional
 import numpy as np
 import typer
 
-from .errors import AezError, BadInput
+from .errors import BadInput
 
 FORMATS = ("png", "idx", "npy")
 
 
-def _read_inputs(ui, paths, strict, shape):
-    """(images, names or None, source form, input stem) from CLI paths or '-'.
-
-    28x28 inputs get MNIST preprocessing as for compress; other shapes must match exactly."""
-    from .cli import _read_input_bytes, _stdin_images, fail
-    from .inputs import gather
-
-    exact = None if shape == (28, 28) else shape
-    if paths == ["-"]:
-        raw = _read_input_bytes("-")
-        if not raw:
-            fail("<stdin>: no input")
-        images, names, pre, form = _stdin_images(raw, exact)
-        if pre:
-            ui.info(f"{pre} image(s) were not 28x28 white-on-black and got MNIST preprocessing")
-        return images, names, form, "stdin"
-    if "-" in paths:
-        fail("'-' (stdin) cannot be mixed with other inputs")
-    got = gather(paths, exact_shape=exact)
-    if got.preprocessed:
-        ui.info(f"{got.preprocessed} image(s) were not 28x28 white-on-black and got MNIST preprocessing")
-    for path, reason in got.skipped:
-        ui.warn(f"skipped {reason}" if str(path) in reason else f"skipped {path}: {reason}")
-    if got.skipped and strict:
-        fail(f"{len(got.skipped)} input file(s) skipped and --strict is set")
-    stem = Path(paths[0]).name
-    for suffix in (".gz", ".npy"):
-        stem = stem.removesuffix(suffix)
-    return got.stack(), got.names, got.source_form, stem
-
-
 def _transform(ui, paths, output, fmt, strict, force, shape, fn, suffix):
     """Read inputs of *shape*, apply *fn* (images -> images), write them as extract does."""
-    from .cli import write_images
+    from .cli import read_inputs, write_images
     from .container import SOURCE_FORMS
 
     if fmt is not None and fmt not in FORMATS:  # checked before any work
         raise BadInput(f"--format {fmt!r} must be png, idx or npy")
-    images, names, form, stem = _read_inputs(ui, paths, strict, shape)
+    images, names, pre, form, _ = read_inputs(ui, paths, strict, ui.verbose,
+                                              None if shape == (28, 28) else shape, suffix)
+    if pre:
+        ui.info(f"{pre} image(s) were not 28x28 white-on-black and got MNIST preprocessing")
+    stem = "stdin" if paths == ["-"] else Path(paths[0]).name
+    for ext in (".gz", ".npy"):
+        stem = stem.removesuffix(ext)
     form = fmt or ("png" if SOURCE_FORMS[form] == "images" else SOURCE_FORMS[form])
     write_images(ui, fn(images), names, form, output, f"{stem}-{suffix}.{form}", force)
     if ui.warned:

@@ -11,11 +11,8 @@ Files are written to temporary names and renamed at the end, so a failed or
 interrupted run leaves the output folder as it was.
 """
 
-import json
 import math
-import os
 import platform
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +23,6 @@ import torch
 from . import __version__
 from .idx import find_mnist, load_mnist, sha256_file
 from .model import FactorizedPrior, build, export_layers, sort_code_dims
-from .weights import save_weights
 
 __all__ = ["TrainConfig", "train"]
 

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-import aezip
 from aezip.codec import AezCompressor, AezDecompressor, psnr
 from aezip.idx import find_mnist, load_mnist
 

@@ -274,7 +274,6 @@ def report_liars():
 
 def report_honest_bomb(n):
     """A well-formed archive of n identical images: tiny file, large (bounded) output."""
-    import json
     from dataclasses import replace
     h = container.read_header(aezip.compress(np.zeros((1, 28, 28), np.uint8)))
     data = container.pack(replace(h, count=n), np.zeros((n, h.latent_dim), np.uint8),

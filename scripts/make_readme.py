@@ -8,7 +8,6 @@ and <!-- NAME:end --> markers.
 """
 
 import json
-import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +24,7 @@ def codec_block():
     if not path.exists():
         return "(run `python scripts/bench_codec.py` first)"
     r = json.loads(path.read_text())
-    rows, checks = r["rows"], r["checks"]
+    rows = r["rows"]
     lines = [
         "MNIST test set, 10,000 images, default setting (quality "
         f"{rows['aezip_quality']}, model `{rows['aezip_model']}`):", "",

@@ -11,7 +11,6 @@ generator is used by tests/test_trust_quality.py.
 """
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
