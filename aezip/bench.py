@@ -10,8 +10,8 @@ needs except the model, divided by the number of images -- the whole ``.aez``
 file for aezip; the whole stream for the lossless stream codecs, which code the
 raw pixels (784 bytes per image, no IDX header) as one stream; the sum of the
 real file sizes, headers included, for the one-file-per-image codecs; for PCA
-a small header (image count, k, step, per-component offsets) plus zstd -19 of
-the quantized coefficients.  Lossless rows are decoded and compared bit for
+a small header (image count, k, step, per-component offsets) plus the quantized
+coefficients in one zstd frame made exactly as aezip makes its Codes section.  Lossless rows are decoded and compared bit for
 bit; a mismatch raises :class:`RoundTripError`, never becomes a row.  PSNR is
 :func:`aezip.codec.psnr` (pixels in [0, 1], MSE over all pixels of all images);
 SSIM is :func:`ssim` (7x7 uniform window), averaged over images.
@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import container
 from .errors import AezError, BadInput
 
 __all__ = ["RoundTripError", "Row", "Report", "PcaBasis", "CODECS", "SLOW_CODECS", "fit_pca", "run_bench", "ssim",
@@ -319,7 +320,7 @@ _PCA_HEAD = struct.Struct("<IHfB")   # image count, k, step, bytes per code (1 o
 
 
 class _Pca(_Codec):
-    """Project on k components, quantize with one step, zstd -19 the codes (dimension-major)."""
+    """Project on k components, quantize with one step, zstd the codes (dimension-major) as aezip does."""
     name, family, label, unit = "pca", "pca", "PCA (linear AE)", "stream"
 
     def __init__(self):
@@ -345,7 +346,7 @@ class _Pca(_Codec):
         size = 1 if q.max(initial=0) < 256 else 2
         codes = np.ascontiguousarray(q.T.astype(np.uint8 if size == 1 else "<u2"))
         head = _PCA_HEAD.pack(len(images), k, step, size) + lo.astype("<i4").tobytes()
-        return head + _zstd_compress(codes.tobytes())
+        return head + container.code_frame(codes)  # zstd framed as aezip frames its codes
 
     def decode(self, blob, params, count):
         b = self.basis
@@ -782,8 +783,8 @@ def to_markdown(report, ood=None, command="", seconds=None):
         "codes, per-image PSNR bytes, no names); the whole stream for the stream codecs, which compress "
         "the raw pixels (784 B/image, no IDX header) as one stream (gzip and zstd frames as the command-"
         "line tools write them, no file name); the sum of the real file sizes, headers included, for the "
-        "one-file-per-image codecs; for PCA a header (count, k, step, offsets) plus zstd -19 of the "
-        "dimension-major quantized coefficients.",
+        "one-file-per-image codecs; for PCA a header (count, k, step, offsets) plus the dimension-major "
+        "quantized coefficients in one zstd frame made as aezip makes its Codes section.",
         f"- **x gzip-9**: gzip -9 of the whole set as one stream ({report.gzip_bytes_per_image:.1f} B/image "
         "here) divided by the row's B/image.",
         "- **PSNR**: 10 log10(1/MSE), pixels in [0, 1], MSE over all pixels of all images; "

@@ -78,7 +78,7 @@ def _show_rows(ui, paths, count, quality, model, app, noise, seed):
     images = images[:count]
     if app == "codec":
         comp = AezCompressor(quality if model is None else None, model=model)
-        _, recon = comp.encode(images)
+        recon = comp.reconstruct(comp.encode(images)[0])
         cap = f"originals over {comp.model.model_id} q{comp.quality or '-'} reconstructions, PSNR (dB)"
         return [images, recon], apps.psnr_labels(psnr_per_image(images, recon)), cap
     if app == "denoise":

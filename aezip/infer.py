@@ -5,9 +5,12 @@ A network is a list of ops (dicts) exported by :func:`aezip.model.export_layers`
 and ``reshape``.  Everything runs in float32 on (N, ...) batches.
 """
 
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 
-__all__ = ["Network"]
+__all__ = ["Network", "one_blas_thread"]
 
 
 def _im2col(x, k, stride, pad):
@@ -120,23 +123,40 @@ class Network:
     def __call__(self, x):
         x = np.asarray(x, np.float32)
         # inf/NaN can only come from extreme codes in a crafted archive; Model.decode maps them
-        with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+        with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
             for step in self.steps:
                 x = step(x)
         return x
 
 
 _CONTROLLER = []
+_LIMIT_LOCK = threading.Lock()
+_LIMIT = {"depth": 0, "limiter": None}
 
 
-def _one_blas_thread():
-    """A context that runs BLAS on one thread.
+@contextmanager
+def one_blas_thread():
+    """A context that runs BLAS on one thread (re-entrant, and shared by threads that nest in it).
 
     The layers here are small (a 4096x36 by 36x18 product, say): with two BLAS threads each
     product pays a thread hand-off that, on a busy 2-core machine, costs more than the
-    arithmetic (measured: 188 ms vs 32 ms for mlp9's ten layers on 4,096 images).
+    arithmetic (measured: 188 ms vs 32 ms for mlp9's ten layers on 4,096 images).  Work is
+    spread over the cores by running chunks in threads instead (see aezip.codec), each
+    chunk's products on one BLAS thread; the limit is process-wide, so it is set by the
+    outermost context and lifted when the last one leaves.
     """
-    if not _CONTROLLER:
-        from threadpoolctl import ThreadpoolController
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+    with _LIMIT_LOCK:
+        if _LIMIT["depth"] == 0:
+            if not _CONTROLLER:
+                from threadpoolctl import ThreadpoolController
+                _CONTROLLER.append(ThreadpoolController())
+            _LIMIT["limiter"] = _CONTROLLER[0].limit(limits=1, user_api="blas")
+        _LIMIT["depth"] += 1
+    try:
+        yield
+    finally:
+        with _LIMIT_LOCK:
+            _LIMIT["depth"] -= 1
+            if _LIMIT["depth"] == 0:
+                _LIMIT["limiter"].restore_original_limits()
+                _LIMIT["limiter"] = None

@@ -41,7 +41,9 @@ def test_stored_psnr_is_the_measured_one(mixed):
     comp = AezCompressor(5)
     data = comp.compress(mixed)
     arc = container.unpack(data)
-    _, recon = comp.encode(mixed)
+    codes, scores = comp.encode(mixed)
+    recon = comp.reconstruct(codes)
+    np.testing.assert_array_equal(scores, psnr_per_image(mixed, recon))
     want = np.floor(psnr_per_image(mixed, recon) / container.PSNR_UNIT)
     assert np.array_equal(arc.psnr, np.clip(want, 0, 254).astype(np.uint8))
     # and it is a true lower bound of the PSNR of what decompress returns
