@@ -266,11 +266,12 @@ class _Aezip(_Codec):
     name, family, label, unit = "aezip", "aezip", "aezip", "archive"
 
     def settings(self):
-        from .zoo import LADDER
+        from .zoo import LADDER, cards
         out = []
         for q, (model, frac) in sorted(LADDER.items()):
             step = f"1/{round(1 / frac)}" if frac < 1 and abs(1 / frac - round(1 / frac)) < 1e-6 else f"{frac:g}"
-            out.append((f"q{q}", {"quality": q, "_note": f"{model}, step {step} std"}))
+            unit = "trained step" if cards().get(model, {}).get("config", {}).get("quant_noise") else "std"
+            out.append((f"q{q}", {"quality": q, "_note": f"{model}, step {step} x {unit}"}))
         return out
 
     def prepare(self, params):

@@ -162,7 +162,9 @@ def render_readme(folder):
         if c.get("notes"):
             lines += [c["notes"], ""]
         lines += [f"- final train loss {c['final_train_loss']:.5f}, test loss {c['final_test_loss']:.5f}",
-                  f"- weights `{c['weights']}` SHA-256 `{c['sha256']}`",
+                  f"- weights `{c['weights']}` SHA-256 `{c['sha256']}`"
+                  + ("" if (folder / c["_dir"] / c["weights"]).exists() else
+                     " (not bundled, to keep trained/ small: the command above rebuilds this exact file)"),
                   "- data: " + ", ".join(f"`{k}` {v[:12]}…" for k, v in sorted(c["data_sha256"].items())),
                   "- versions: " + ", ".join(f"{k} {v}" for k, v in c["versions"].items())]
         rows = c["measured"].get("quantized")

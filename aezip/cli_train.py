@@ -13,7 +13,7 @@ def register(app):
     @app.command()
     def train(
         data: str = typer.Option(..., "--data", help="Folder with the four MNIST IDX files (.gz or raw)."),
-        arch: str = typer.Option("mlp9", "--arch", help="mlp9 (the lecture's MLP) or cnn8/cnn16/cnn32/cnn64."),
+        arch: str = typer.Option("mlp9", "--arch", help="mlp9 (the lecture's MLP), cnn8..cnn64, mlpf32, ... (aezip.model.ARCHS)."),
         name: Optional[str] = typer.Option(None, "--name", help="Output name (default: the architecture)."),
         out: str = typer.Option("trained", "--out", help="Output folder."),
         epochs: int = typer.Option(20, "--epochs", min=1),
@@ -27,6 +27,8 @@ def register(app):
         quant_noise: float = typer.Option(0.0, "--quant-noise", help="Rate-aware: train for this fixed quantization step."),
         rate_weight: float = typer.Option(0.0, "--rate-weight", help="Rate weight: bits/pixel (with --quant-noise), else L1."),
         threads: int = typer.Option(0, "--threads", help="Torch CPU threads (0: default)."),
+        weights_dtype: str = typer.Option("float32", "--weights-dtype",
+                                          help="float32, or float16 to store the weights in half the bytes."),
     ):
         """Train an autoencoder on MNIST and export it for the numpy runtime."""
         try:
@@ -37,6 +39,8 @@ def register(app):
         from .train import TrainConfig, train as run_train
 
         find_mnist(data, "train"), find_mnist(data, "test")  # fail fast, before any work
+        if weights_dtype not in ("float32", "float16"):
+            raise AezError(f"--weights-dtype {weights_dtype!r} must be float32 or float16")
         if task not in ("reconstruct", "upscale"):
             raise AezError(f"--task {task!r} must be reconstruct or upscale")
         args = [a for a in sys.argv[1:]]
@@ -44,7 +48,7 @@ def register(app):
         cfg = TrainConfig(arch=arch, name=name or arch, data=data, out=out, epochs=epochs, batch_size=batch_size,
                           lr=lr, weight_decay=weight_decay, seed=seed, train_limit=train_limit, noise=noise,
                           task=task, quant_noise=quant_noise, rate_weight=rate_weight, threads=threads,
-                          command=command)
+                          weights_dtype=weights_dtype, command=command)
         card = run_train(cfg, log=lambda m: typer.echo(m, err=True))
         m = card["measured"]
         p = m.get("test_psnr_float_code", m.get("test_psnr", m.get("test_psnr_clean_input")))

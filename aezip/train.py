@@ -44,6 +44,7 @@ class TrainConfig:
     quant_noise: float = 0.0    # rate-aware: train for a fixed quantization step of this many code units
     rate_weight: float = 0.0    # code-size penalty: bits/pixel under a learned prior (with quant_noise), else L1
     threads: int = 0            # torch threads (0 = torch's default)
+    weights_dtype: str = "float32"  # or "float16": half the bundled size; the runtime computes in float32
     command: str = ""           # the command line, recorded in the card
     extra: dict = field(default_factory=dict)
 
@@ -247,4 +248,8 @@ def train(cfg: TrainConfig, log=print):
             "threads": torch.get_num_threads(),
         },
     }
-    return write_model(out, name, meta, {**enc_arrays, **dec_arrays}, card, losses, cfg.data, log=log)
+    arrays = {**enc_arrays, **dec_arrays}
+    if cfg.weights_dtype != "float32":
+        # stored rounded; the numpy runtime (and the card's measurements) compute in float32
+        arrays = {k: v.astype(cfg.weights_dtype) for k, v in arrays.items()}
+    return write_model(out, name, meta, arrays, card, losses, cfg.data, log=log)

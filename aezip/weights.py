@@ -1,6 +1,6 @@
 """The bundled weights file: a deterministic .npz that numpy loads without pickle.
 
-A weights file holds named float32 arrays plus one uint8 array ``meta.json``:
+A weights file holds named float32 (or float16) arrays plus one uint8 array ``meta.json``:
 UTF-8 JSON with the model's name, architecture, the encoder and decoder op
 lists (see :mod:`aezip.infer`) and the quantization calibration.  Writing is
 byte-for-byte reproducible (fixed zip timestamps, sorted names), so the

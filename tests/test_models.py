@@ -11,7 +11,7 @@ from aezip.codec import AezCompressor, Quantizer
 from aezip.weights import load_weights
 
 LADDER_MODELS = sorted({m for m, _ in zoo.LADDER.values()})
-RD_MODELS = sorted(n for n, c in zoo.cards().items() if c.get("arch", "").startswith("cnn"))
+RD_MODELS = sorted(n for n, c in zoo.cards().items() if c.get("config", {}).get("quant_noise"))
 
 
 def _row(name, fraction):
@@ -50,7 +50,7 @@ def test_rd_card_matches_weights_and_records_its_command(name):
     meta, arrays, digest = load_weights(zoo.trained_dir() / card["weights"], expect_sha256=card["sha256"])
     assert digest == card["sha256"] and card["model_id"] == f"{name}@{digest[:16]}"
     assert card["command"].startswith("aezip train ") and f"--arch {card['arch']}" in card["command"]
-    assert "--threads 1" in card["command"]
+    assert f"--threads {card['config']['threads']}" in card["command"] and card["config"]["threads"] > 0
     cal = meta["calibration"]
     assert len(cal["quant_step"]) == meta["latent_dim"] == len(cal["std"])
     # code dimensions are stored widest first (see aezip.model.sort_code_dims)
