@@ -23,6 +23,12 @@ SPLIT_FROM = 512  # batches from this size on are cut into at least two chunks, 
 
 
 def _workers():
+    """Threads for a batch: $AEZIP_THREADS if set, else the cores this process may use (at most 8)."""
+    env = os.environ.get("AEZIP_THREADS", "").strip()
+    if env:
+        if not env.isdigit() or not 1 <= int(env) <= 64:
+            raise BadInput(f"AEZIP_THREADS={env!r} must be a whole number from 1 to 64")
+        return int(env)
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

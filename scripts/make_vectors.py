@@ -99,6 +99,12 @@ def main():
     body[16:20] = struct.pack("<I", 0xFFFFFFFF)
     invalid("count-4-billion", recrc(bytes(body)), "image count 4294967295")
     invalid("not-aez", b"\x89PNG\r\n\x1a\n" + bytes(40), "not an .aez file")
+    # Files written by earlier aezip versions, kept as they were (never regenerated): readers must
+    # keep decoding them to the same images (their models stay installed).
+    for path in sorted(OUT.glob("compat-*.aez")):
+        h = aezip.read_header(path.read_bytes())
+        manifest["valid"][path.stem] = (f"written by an earlier aezip ({path.stem.split('-', 1)[1][:10]}): "
+                                        f"{h.count} image(s), model {h.model_id}, quality {h.quality}; kept as is")
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
     spec = SPEC.read_text()

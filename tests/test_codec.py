@@ -212,3 +212,14 @@ def test_blas_thread_limit_is_lifted_afterwards(digits):
     data = aezip.compress(np.concatenate([digits] * 6))
     aezip.decompress(data)
     assert blas_threads() == before
+
+
+def test_aezip_threads_sets_the_worker_count(monkeypatch):
+    monkeypatch.setenv("AEZIP_THREADS", "1")
+    assert codec._workers() == 1
+    monkeypatch.setenv("AEZIP_THREADS", "3")
+    assert codec._workers() == 3
+    for bad in ("0", "two", "-1", "1.5"):
+        monkeypatch.setenv("AEZIP_THREADS", bad)
+        with pytest.raises(aezip.BadInput, match="AEZIP_THREADS"):
+            codec._workers()

@@ -35,7 +35,7 @@ def test_one_seven_header_matches_the_spec_dump():
     assert data[:4] == b"\xaeAEZ" and data[4] == 1
     (magic, version, flags, quality, sample, digest, count, h, w, latent, nlen, form) = \
         struct.unpack_from("<4sBBBB8sIHHHBB", data)
-    assert (flags, quality, sample, count, h, w, latent, nlen, form) == (0x02, 5, 1, 1, 28, 28, 9, 4, 0)
+    assert (flags, quality, sample, count, h, w, latent, nlen, form) == (0x02, 5, 1, 1, 28, 28, 32, 5, 0)
     assert struct.unpack("<I", data[-4:])[0] == zlib.crc32(data[:-4])
     spec = (VECTORS.parent / "aez.md").read_text()
     assert f"Checksum = CRC-32 0x{zlib.crc32(data[:-4]):08x}" in spec
