@@ -22,6 +22,7 @@ __all__ = ["write_model", "measure", "render_readme", "STEP_FRACTIONS"]
 # Quantization steps measured for every codec model, as fractions of the step
 # unit (the trained step of a rate-aware model, else the code std): see
 # aezip.codec.Quantizer.for_model.  Fractions above 1 give the smallest files.
+# A model's card also measures any other step its quality levels use (zoo.LADDER).
 STEP_FRACTIONS = [2.0, 1.75, 1.6, 1.5, 1.25, 1.1, 1.0, 3 / 4, 1 / 2, 1 / 4, 1 / 8]
 
 
@@ -40,7 +41,9 @@ def measure(model, test_x, noisy=None):
         return result
     result["test_psnr_float_code"] = psnr(model.run(test_x), test_x)
     rows = []
-    for fraction in STEP_FRACTIONS:
+    from .zoo import LADDER
+    ladder_steps = [f for name, f in LADDER.values() if name == model.name and f not in STEP_FRACTIONS]
+    for fraction in sorted(STEP_FRACTIONS + ladder_steps, reverse=True):
         comp = AezCompressor(model=model, step=fraction)
         data, scores = comp.compress_scored(test_x)
         # PSNR over all pixels from the per-image PSNRs of what a decoder outputs (inf = exact)

@@ -65,10 +65,16 @@ def map_chunks(work, n, progress=None):
                 if progress:
                     progress(hi - lo)
             return
-        with ThreadPoolExecutor(workers, thread_name_prefix="aezip") as pool:
-            for (lo, hi), _ in zip(spans, pool.map(lambda span: work(*span), spans)):
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="aezip")
+        try:
+            futures = [pool.submit(work, lo, hi) for lo, hi in spans]
+            for (lo, hi), future in zip(spans, futures):
+                future.result()
                 if progress:
                     progress(hi - lo)
+        finally:
+            # on an error or Ctrl-C, chunks not yet started are dropped, not run
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def psnr(a, b):

@@ -3,7 +3,7 @@
     python scripts/ladder.py --data ../shared/mnist [--out bench/ladder.md] [--models rd16 rd32]
 
 For every installed codec model (or the ones named) and every step fraction in
-``aezip.cards.STEP_FRACTIONS`` it writes a real .aez file of the 10,000 test
+``aezip.cards.STEP_FRACTIONS`` (plus any other step a quality level uses) it writes a real .aez file of the 10,000 test
 images with ``AezCompressor`` and reports bytes per image (the whole file /
 10,000) and the PSNR of what a decoder outputs.  Then, per model, the decode
 speed through the API (``aezip.decompress`` of the quality-ladder file, best of
@@ -61,7 +61,8 @@ def main():
     speeds = {}
     for name in names:
         model = zoo.get_model(name)
-        for f in STEP_FRACTIONS:
+        extra = [f for m, f in zoo.LADDER.values() if m == name and f not in STEP_FRACTIONS]
+        for f in sorted(STEP_FRACTIONS + extra, reverse=True):
             points[name, round(f, 6)] = point(model, f, x)
             print(f"{name} step {f:.4g}: {points[name, round(f, 6)][0]:.3f} B/image "
                   f"{points[name, round(f, 6)][1]:.2f} dB", flush=True)

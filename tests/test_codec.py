@@ -223,3 +223,20 @@ def test_aezip_threads_sets_the_worker_count(monkeypatch):
         monkeypatch.setenv("AEZIP_THREADS", bad)
         with pytest.raises(aezip.BadInput, match="AEZIP_THREADS"):
             codec._workers()
+
+
+def test_an_error_stops_the_chunks_not_yet_started(monkeypatch):
+    import threading
+    ran = []
+    lock = threading.Lock()
+
+    def work(lo, hi):
+        with lock:
+            ran.append(lo)
+        if lo == 0:
+            raise KeyboardInterrupt
+        threading.Event().wait(0.05)
+    monkeypatch.setattr(codec, "_workers", lambda: 2)
+    with pytest.raises(KeyboardInterrupt):
+        codec.map_chunks(work, 40 * codec.CHUNK)
+    assert len(ran) < len(codec.chunk_spans(40 * codec.CHUNK))
