@@ -35,9 +35,9 @@ LADDER = {
     3: ("rd16", 1.25),
     4: ("rd16", 0.75),
     5: ("rdf32", 0.75),
-    6: ("rd32", 0.75),
-    7: ("rd32h", 0.75),
-    8: ("rdw128l", 1.5),
+    6: ("rdw64", 1.5),
+    7: ("rdw64", 0.72),
+    8: ("rdw128l", 1.0),
     9: ("rdw128l", 0.5),
 }
 # The default: rdf32, the fast MLP (encode >= 20x gzip -9's speed; rd32's CNN encoder is
