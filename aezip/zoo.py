@@ -38,7 +38,7 @@ LADDER = {
     6: ("rdw64", 1.5),
     7: ("rdw64", 0.72),
     8: ("rdw128l", 1.0),
-    9: ("rdw128l", 0.5),
+    9: ("rdw128h", 0.65),
 }
 # The default: rdf32, the fast MLP (encode >= 20x gzip -9's speed; rd32's CNN encoder is
 # 4x slower in numpy), at <= 8 B/image and >= 20 dB on the MNIST test set.
