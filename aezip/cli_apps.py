@@ -92,19 +92,27 @@ def _show_rows(ui, paths, count, quality, model, app, noise, seed):
     return [images, small, big], apps.psnr_labels(psnr_per_image(images, big)), cap
 
 
+# The options denoise and upscale share (typer builds each command's parameters from these).
+_OUTPUT = typer.Option(..., "--output", "-o", help="Folder for PNGs, or file for idx/npy; '-' for stdout.")
+_FORMAT = typer.Option(None, "--format", help="png (a folder), idx or npy (one file).")
+_STRICT = typer.Option(False, "--strict", help="Treat any skipped input file as an error.")
+_FORCE = typer.Option(False, "--force", "-f", help="Overwrite existing outputs.")
+_QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
+_VERBOSE = typer.Option(False, "--verbose", "-v", help="Say more.")
+
+
 def register(app):
     from .cli import Ui
 
     @app.command()
     def denoise(
         paths: List[str] = typer.Argument(..., help="Folders, image files, IDX files or .npy arrays; '-' for stdin."),
-        output: str = typer.Option(..., "--output", "-o",
-                                   help="Folder for PNGs, or file for idx/npy; '-' for stdout."),
-        fmt: Optional[str] = typer.Option(None, "--format", help="png (a folder), idx or npy (one file)."),
-        strict: bool = typer.Option(False, "--strict", help="Treat any skipped input file as an error."),
-        force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
-        verbose: bool = typer.Option(False, "--verbose", "-v", help="Say more."),
+        output: str = _OUTPUT,
+        fmt: Optional[str] = _FORMAT,
+        strict: bool = _STRICT,
+        force: bool = _FORCE,
+        quiet: bool = _QUIET,
+        verbose: bool = _VERBOSE,
     ):
         """Remove noise from 28x28 digit images with the bundled denoising autoencoder."""
         from . import apps
@@ -114,13 +122,12 @@ def register(app):
     @app.command()
     def upscale(
         paths: List[str] = typer.Argument(..., help="14x14 images: folders, image files, IDX/.npy; '-' for stdin."),
-        output: str = typer.Option(..., "--output", "-o",
-                                   help="Folder for PNGs, or file for idx/npy; '-' for stdout."),
-        fmt: Optional[str] = typer.Option(None, "--format", help="png (a folder), idx or npy (one file)."),
-        strict: bool = typer.Option(False, "--strict", help="Treat any skipped input file as an error."),
-        force: bool = typer.Option(False, "--force", "-f", help="Overwrite existing outputs."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
-        verbose: bool = typer.Option(False, "--verbose", "-v", help="Say more."),
+        output: str = _OUTPUT,
+        fmt: Optional[str] = _FORMAT,
+        strict: bool = _STRICT,
+        force: bool = _FORCE,
+        quiet: bool = _QUIET,
+        verbose: bool = _VERBOSE,
     ):
         """Up-sample 14x14 digit images to 28x28 with the bundled up-sampling autoencoder."""
         from . import apps

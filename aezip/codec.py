@@ -142,6 +142,17 @@ class Quantizer:
         return self.offsets + q.astype(np.float32) * self.steps
 
 
+def decode_codes(model, quantizer, codes, progress=None):
+    """uint8 images (N, H, W) that *model* decodes from quantized *codes* (N, latent_dim), on all cores."""
+    out = np.empty((len(codes),) + model.output_shape, np.uint8)
+
+    def work(lo, hi):
+        out[lo:hi] = model.decode(quantizer.dequantize(codes[lo:hi]))
+
+    map_chunks(work, len(codes), progress)
+    return out
+
+
 def _check_images(images, shape):
     a = np.asarray(images)
     if a.dtype != np.uint8:
@@ -210,13 +221,7 @@ class AezCompressor:
 
     def reconstruct(self, codes):
         """The images a decoder makes of quantized *codes*."""
-        out = np.empty((len(codes),) + self.model.output_shape, np.uint8)
-
-        def work(lo, hi):
-            out[lo:hi] = self.model.decode(self.quantizer.dequantize(codes[lo:hi]))
-
-        map_chunks(work, len(codes))
-        return out
+        return decode_codes(self.model, self.quantizer, codes)
 
     def compress(self, images, names=None, source_form=container.SOURCE_IMAGES):
         """Return the bytes of an .aez file holding *images* (uint8 (N, H, W))."""
@@ -263,13 +268,7 @@ class AezDecompressor:
             from .errors import BadAezFile
             raise BadAezFile(f"archive shape ({h.latent_dim} codes, {h.width}x{h.height}) does not match "
                              f"model {model.model_id} ({model.latent_dim} codes, {model.output_shape})")
-        q = Quantizer(h.offsets, h.steps, h.sample_size)
-        images = np.empty((h.count, h.height, h.width), np.uint8)
-
-        def work(lo, hi):
-            images[lo:hi] = model.decode(q.dequantize(archive.codes[lo:hi]))
-
-        map_chunks(work, h.count, progress)
+        images = decode_codes(model, Quantizer(h.offsets, h.steps, h.sample_size), archive.codes, progress)
         if len(archive.raw_index):
             images[archive.raw_index] = archive.raw_pixels
         return archive, images

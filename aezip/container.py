@@ -117,11 +117,17 @@ def code_frame(rows):
     """
     rows = np.ascontiguousarray(rows)
     params = zstandard.ZstdCompressionParameters(write_checksum=0, write_content_size=1, **CODE_PARAMS)
-    coder = zstandard.ZstdCompressor(compression_params=params).compressobj(size=rows.nbytes)
     per_block = max(1, -(-CODE_BLOCK_MIN // max(1, rows[0].nbytes))) if len(rows) else 1
+    return blocked_frame(zstandard.ZstdCompressor(compression_params=params), rows, per_block)
+
+
+def blocked_frame(compressor, rows, rows_per_block):
+    """One zstd frame of the C-contiguous array *rows*, ending a zstd block after every
+    *rows_per_block* rows (each block gets its own Huffman table)."""
+    coder = compressor.compressobj(size=rows.nbytes)
     parts = []
-    for i in range(0, len(rows), per_block):
-        parts.append(coder.compress(rows[i:i + per_block].tobytes()))
+    for i in range(0, len(rows), rows_per_block):
+        parts.append(coder.compress(rows[i:i + rows_per_block].tobytes()))
         parts.append(coder.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
     parts.append(coder.flush())
     return b"".join(parts)

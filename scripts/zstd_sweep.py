@@ -21,18 +21,6 @@ from aezip import container, idx, zoo  # noqa: E402
 from aezip.codec import AezCompressor  # noqa: E402
 
 
-def frame(params, rows, per_dim):
-    p = zs.ZstdCompressionParameters(write_checksum=0, write_content_size=1, **params)
-    coder = zs.ZstdCompressor(compression_params=p).compressobj(size=rows.nbytes)
-    parts = []
-    for row in (rows if per_dim else [rows]):
-        parts.append(coder.compress(row.tobytes()))
-        if per_dim:
-            parts.append(coder.flush(zs.COMPRESSOBJ_FLUSH_BLOCK))
-    parts.append(coder.flush())
-    return b"".join(parts)
-
-
 SETTINGS = [
     ("level 19, one stream (aezip 0.1)", 19, False),
     ("level 19, block per dimension", 19, True),
@@ -44,16 +32,13 @@ SETTINGS = [
 
 
 def compress(setting, rows, per_dim):
+    """One zstd frame of *rows* at a level (int) or with explicit parameters (dict)."""
     if isinstance(setting, int):
-        coder = zs.ZstdCompressor(level=setting, write_checksum=False).compressobj(size=rows.nbytes)
-        parts = []
-        for row in (rows if per_dim else [rows]):
-            parts.append(coder.compress(row.tobytes()))
-            if per_dim:
-                parts.append(coder.flush(zs.COMPRESSOBJ_FLUSH_BLOCK))
-        parts.append(coder.flush())
-        return b"".join(parts)
-    return frame(setting, rows, per_dim)
+        compressor = zs.ZstdCompressor(level=setting, write_checksum=False)
+    else:
+        compressor = zs.ZstdCompressor(compression_params=zs.ZstdCompressionParameters(
+            write_checksum=0, write_content_size=1, **setting))
+    return container.blocked_frame(compressor, rows, 1 if per_dim else len(rows))
 
 
 def main(argv=None):
