@@ -13,10 +13,13 @@ Nothing here imports torch; training (``aezip.train``) needs the ``[train]`` ext
 
 __version__ = "0.1.0"
 
-from .errors import AezError, BadAezFile, BadData, BadInput, UnknownModel, UnsupportedVersion  # noqa: E402
+from .errors import (  # noqa: E402
+    AezError, BadAezFile, BadData, BadInput, BadModelCard, BadWeights, UnknownModel, UnsupportedVersion,
+)
 
 __all__ = [
-    "AezError", "BadAezFile", "UnsupportedVersion", "UnknownModel", "BadInput", "BadData",
+    "AezError", "BadAezFile", "UnsupportedVersion", "UnknownModel", "BadInput", "BadData", "BadWeights",
+    "BadModelCard",
     "AezCompressor", "AezDecompressor", "compress", "decompress", "read_header", "is_aez",
     "Header", "denoise", "upscale", "__version__",
 ]

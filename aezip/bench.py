@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import container
-from .errors import AezError, BadInput
+from .errors import AezError, BadInput, RoundTripError
 
 __all__ = ["RoundTripError", "Row", "Report", "PcaBasis", "CODECS", "SLOW_CODECS", "fit_pca", "run_bench", "ssim",
            "nondigit_images", "to_json", "to_markdown", "plot", "summary_lines", "check_plot_support"]
@@ -49,10 +49,6 @@ WEBP_QUALITIES = (0, 5, 10, 25, 50, 75, 95)
 AVIF_QUALITIES = (0, 25, 50, 75)
 SSIM_WINDOW = 7
 SSIM_K1, SSIM_K2 = 0.01, 0.03
-
-
-class RoundTripError(AezError):
-    """A lossless codec did not give back the exact pixels."""
 
 
 # ---------------------------------------------------------------------------

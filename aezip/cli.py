@@ -214,7 +214,8 @@ def compress(
     """Compress digit images into one .aez archive."""
     from .codec import AezCompressor
     from .container import PSNR_EXACT, PSNR_UNIT, unpack
-    from .outputs import OutputExists, sanitize_name, write_bytes_atomic
+    from .errors import OutputExists
+    from .outputs import sanitize_name, write_bytes_atomic
 
     ui = Ui(quiet, verbose)
     if output != "-" and Path(output).exists() and not force:

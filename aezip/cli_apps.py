@@ -152,7 +152,8 @@ def register(app):
         """Draw originals over reconstructions with per-image PSNR (the lecture's Step 7)."""
         from . import apps
         from .cli import fail
-        from .outputs import OutputExists, write_bytes_atomic
+        from .errors import OutputExists
+        from .outputs import write_bytes_atomic
 
         ui = Ui(quiet, False)
         if count < 1:

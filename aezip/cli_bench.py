@@ -17,7 +17,7 @@ MNIST_ENV = "AEZIP_MNIST_DIR"
 
 def _check_output(path, force, suffixes=None):
     """Fail before any work if an output cannot be written."""
-    from .outputs import OutputExists
+    from .errors import OutputExists
 
     p = Path(path)
     if suffixes and p.suffix.lower() not in suffixes:

@@ -13,6 +13,11 @@ __all__ = [
     "UnknownModel",
     "BadInput",
     "BadData",
+    "BadWeights",
+    "BadModelCard",
+    "OutputExists",
+    "UnsafeName",
+    "RoundTripError",
 ]
 
 
@@ -38,3 +43,23 @@ class BadInput(AezError, ValueError):
 
 class BadData(AezError, OSError):
     """A training data file (MNIST IDX) is missing or malformed."""
+
+
+class BadWeights(AezError, OSError):
+    """An installed weights file cannot be read, is damaged, or does not match its model card."""
+
+
+class BadModelCard(AezError, ValueError):
+    """An installed model card (``trained/NAME.json``) is not valid JSON or lacks a required field."""
+
+
+class OutputExists(AezError, FileExistsError):
+    """The output exists and overwriting was not asked for."""
+
+
+class UnsafeName(AezError, ValueError):
+    """An archive holds a name that would write outside the output folder."""
+
+
+class RoundTripError(AezError):
+    """A lossless codec in the benchmark did not give back the exact pixels."""

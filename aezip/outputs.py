@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from .errors import AezError
+from .errors import AezError, OutputExists, UnsafeName
 
 def _umask():
     mask = os.umask(0)
@@ -19,16 +19,8 @@ def _umask():
     return mask
 
 
-__all__ = ["OutputExists", "UnsafeName", "write_bytes_atomic", "safe_relative", "sanitize_name",
+__all__ = ["write_bytes_atomic", "safe_relative", "sanitize_name",
            "write_tree", "output_names"]
-
-
-class OutputExists(AezError, FileExistsError):
-    """The output exists and overwriting was not asked for."""
-
-
-class UnsafeName(AezError, ValueError):
-    """An archive holds a name that would write outside the output folder."""
 
 
 def write_bytes_atomic(path, data, force=False):

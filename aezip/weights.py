@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UnknownModel
+from .errors import BadWeights
 
 __all__ = ["save_weights", "load_weights", "sha256_bytes"]
 
@@ -57,10 +57,10 @@ def load_weights(path, expect_sha256=None):
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise UnknownModel(f"{path}: cannot read weights ({e.strerror})") from None
+        raise BadWeights(f"{path}: cannot read weights ({e.strerror})") from None
     digest = sha256_bytes(data)
     if expect_sha256 is not None and digest != expect_sha256:
-        raise UnknownModel(
+        raise BadWeights(
             f"{path}: SHA-256 {digest[:16]}… does not match its model card ({expect_sha256[:16]}…)"
         )
     try:
@@ -68,5 +68,5 @@ def load_weights(path, expect_sha256=None):
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(arrays.pop(META).tobytes().decode())
     except Exception as e:  # a damaged zip or npy member
-        raise UnknownModel(f"{path}: not a valid aezip weights file ({e})") from None
+        raise BadWeights(f"{path}: not a valid aezip weights file ({e})") from None
     return meta, arrays, digest

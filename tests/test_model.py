@@ -9,7 +9,7 @@ import pytest
 
 from helpers import REPO, assert_torch_free, digits_for_tests, mnist_folder, tiny_mnist
 from aezip import zoo
-from aezip.errors import BadData, UnknownModel
+from aezip.errors import BadData, BadWeights, UnknownModel
 from aezip.idx import parse_idx, read_idx, write_idx
 from aezip.weights import load_weights
 
@@ -37,7 +37,7 @@ def test_weights_hash_mismatch_is_refused(tmp_path):
     data = bytearray(src.read_bytes())
     data[len(data) // 2] ^= 1
     bad.write_bytes(bytes(data))
-    with pytest.raises(UnknownModel, match=r"mlp9.npz: SHA-256 .* does not match its model card"):
+    with pytest.raises(BadWeights, match=r"mlp9.npz: SHA-256 .* does not match its model card"):
         load_weights(bad, expect_sha256=card["sha256"])
 
 
