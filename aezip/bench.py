@@ -13,7 +13,7 @@ real file sizes, headers included, for the one-file-per-image codecs; for PCA
 a small header (image count, k, step, per-component offsets) plus the quantized
 coefficients in one zstd frame made exactly as aezip makes its Codes section.  Lossless rows are decoded and compared bit for
 bit; a mismatch raises :class:`RoundTripError`, never becomes a row.  PSNR is
-:func:`aezip.codec.psnr` (pixels in [0, 1], MSE over all pixels of all images);
+:func:`aezip.metrics.psnr` (pixels in [0, 1], MSE over all pixels of all images);
 SSIM is :func:`ssim` (7x7 uniform window), averaged over images.
 
 Only numpy, Pillow and zstandard are needed; brotli and AVIF are used when
@@ -409,7 +409,7 @@ def _measure(codec, setting, params, images, note):
     if codec.lossless and not exact:
         bad = int(np.flatnonzero((out != images).reshape(len(images), -1).any(1))[0])
         raise RoundTripError(f"{codec.label} {setting}: lossless round trip failed (image #{bad} differs)")
-    from .codec import psnr
+    from .metrics import psnr
     n = len(images)
     bpi = total / n
     row = Row(codec.family, codec.name, codec.label, setting, codec.unit, n, total, bpi,

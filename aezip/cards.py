@@ -28,7 +28,8 @@ STEP_FRACTIONS = [2.0, 1.75, 1.6, 1.5, 1.25, 1.1, 1.0, 3 / 4, 1 / 2, 1 / 4, 1 / 
 
 def measure(model, test_x, noisy=None):
     """Return the card's measured numbers for a loaded model on uint8 test images."""
-    from .codec import AezCompressor, psnr
+    from .codec import AezCompressor
+    from .metrics import psnr
 
     result = {}
     if model.task == "upscale":

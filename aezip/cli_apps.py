@@ -42,7 +42,8 @@ def _show_rows(ui, paths, count, quality, model, app, noise, seed):
     """(rows of image stacks, per-column PSNR labels, caption) for `aezip show`."""
     from . import apps
     from .cli import _read_input_bytes, fail
-    from .codec import AezCompressor, AezDecompressor, psnr_per_image
+    from .codec import AezCompressor, AezDecompressor
+    from .metrics import psnr_per_image
     from .container import MAGIC, PSNR_EXACT, PSNR_UNIT
 
     from . import is_aez

@@ -6,93 +6,16 @@ the expensive part).  The same holds for :class:`AezDecompressor`.
 """
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from . import container, zoo
-from .infer import one_blas_thread
 from .container import PSNR_EXACT, PSNR_UNIT, Header
-from .errors import BadInput
+from .errors import BadAezFile, BadInput
+from .metrics import psnr_per_image
+from .parallel import map_chunks
 
-__all__ = ["AezCompressor", "AezDecompressor", "psnr", "psnr_per_image", "Quantizer"]
-
-CHUNK = 2048  # images per forward pass: bounds memory (60,000 images: 337 MB peak, 478 MB at 4096)
-SPLIT_FROM = 512  # batches from this size on are cut into at least two chunks, one per core
-
-
-def _workers():
-    """Threads for a batch: $AEZIP_THREADS if set, else the cores this process may use (at most 8)."""
-    env = os.environ.get("AEZIP_THREADS", "").strip()
-    if env:
-        if not env.isdigit() or not 1 <= int(env) <= 64:
-            raise BadInput(f"AEZIP_THREADS={env!r} must be a whole number from 1 to 64")
-        return int(env)
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
-
-
-def chunk_spans(n):
-    """(start, stop) of the chunks a batch of *n* images is coded in.
-
-    An even number of equal chunks of at most CHUNK images, so two cores share them
-    evenly; a function of *n* only, never of the machine, so that the output bytes do
-    not depend on how many cores ran the work.
-    """
-    pieces = max(-(-n // CHUNK), 2 if n >= SPLIT_FROM else 1)
-    pieces += pieces % 2 if pieces > 1 else 0
-    size = -(-n // pieces) if n else 0
-    return [(i, min(i + size, n)) for i in range(0, n, size)] if n else []
-
-
-def map_chunks(work, n, progress=None):
-    """Run ``work(start, stop)`` on every chunk of a batch of *n*, spread over the cores.
-
-    Chunks run in threads (numpy releases the GIL in its products), each product on one
-    BLAS thread.  *progress*, if given, is called in this thread with each chunk's size,
-    in order.
-    """
-    spans = chunk_spans(n)
-    workers = min(_workers(), len(spans))
-    with one_blas_thread():
-        if workers <= 1:
-            for lo, hi in spans:
-                work(lo, hi)
-                if progress:
-                    progress(hi - lo)
-            return
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="aezip")
-        try:
-            futures = [pool.submit(work, lo, hi) for lo, hi in spans]
-            for (lo, hi), future in zip(spans, futures):
-                future.result()
-                if progress:
-                    progress(hi - lo)
-        finally:
-            # on an error or Ctrl-C, chunks not yet started are dropped, not run
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def psnr(a, b):
-    """PSNR in dB of two uint8 image stacks, over all pixels (peak 1.0): 10 log10(1 / MSE)."""
-    mse = np.mean((np.asarray(a, np.float64) / 255 - np.asarray(b, np.float64) / 255) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
-
-
-def psnr_per_image(a, b, chunk=4096):
-    """Per-image PSNR in dB (inf where identical), computed in chunks to bound memory."""
-    a = a.reshape(len(a), -1)
-    b = b.reshape(len(b), -1)
-    mse = np.empty(len(a))
-    for i in range(0, len(a), chunk):
-        d = a[i:i + chunk].astype(np.float32) - b[i:i + chunk].astype(np.float32)
-        mse[i:i + chunk] = np.einsum("ij,ij->i", d, d, dtype=np.float64) / (a.shape[1] * 255.0 * 255.0)
-    with np.errstate(divide="ignore"):
-        return 10 * np.log10(1 / mse)
+__all__ = ["AezCompressor", "AezDecompressor", "Quantizer"]
 
 
 class Quantizer:
@@ -265,7 +188,6 @@ class AezDecompressor:
         h = archive.header
         model = zoo.model_for_digest(h.model_digest, h.model_name)
         if model.latent_dim != h.latent_dim or model.output_shape != (h.height, h.width):
-            from .errors import BadAezFile
             raise BadAezFile(f"archive shape ({h.latent_dim} codes, {h.width}x{h.height}) does not match "
                              f"model {model.model_id} ({model.latent_dim} codes, {model.output_shape})")
         images = decode_codes(model, Quantizer(h.offsets, h.steps, h.sample_size), archive.codes, progress)

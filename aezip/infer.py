@@ -141,7 +141,7 @@ def one_blas_thread():
     The layers here are small (a 4096x36 by 36x18 product, say): with two BLAS threads each
     product pays a thread hand-off that, on a busy 2-core machine, costs more than the
     arithmetic (measured: 188 ms vs 32 ms for mlp9's ten layers on 4,096 images).  Work is
-    spread over the cores by running chunks in threads instead (see aezip.codec), each
+    spread over the cores by running chunks in threads instead (see aezip.parallel), each
     chunk's products on one BLAS thread; the limit is process-wide, so it is set by the
     outermost context and lifted when the last one leaves.
     """

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aezip import apps, zoo  # noqa: E402
-from aezip.codec import psnr  # noqa: E402
+from aezip.metrics import psnr  # noqa: E402
 from aezip.idx import load_mnist  # noqa: E402
 
 NOISES = ["gauss:0.1", "gauss:0.3", "gauss:0.5", "sp:0.1"]
@@ -138,7 +138,7 @@ def main(argv=None):
     out("")
     if a.out:
         # Pictures: the first 12 test digits, each method in one row, PSNR of the model's row.
-        from aezip.codec import psnr_per_image
+        from aezip.metrics import psnr_per_image
         k = 12
         folder = Path(a.out).parent
         folder.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aezip.codec import AezCompressor, AezDecompressor, psnr
+from aezip.codec import AezCompressor, AezDecompressor
+from aezip.metrics import psnr
 from aezip.idx import find_mnist, load_mnist
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 import aezip
 from aezip import apps, zoo
 from aezip.cli import run
-from aezip.codec import psnr
+from aezip.metrics import psnr
 from aezip.errors import BadInput
 from aezip.idx import read_idx, write_idx
 from helpers import assert_torch_free

@@ -10,7 +10,7 @@ import pytest
 
 import aezip
 from aezip import bench, cli, zoo
-from aezip.codec import psnr
+from aezip.metrics import psnr
 from aezip.idx import read_idx
 
 ROOT = Path(__file__).resolve().parents[1]

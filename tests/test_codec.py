@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import aezip
-from aezip import codec, container
-from aezip.codec import AezCompressor, AezDecompressor, psnr
+from aezip import container, parallel
+from aezip.codec import AezCompressor, AezDecompressor
+from aezip.metrics import psnr
 from helpers import sample_digits
 
 
@@ -173,21 +174,21 @@ def test_extreme_but_finite_quantization_decodes_quietly(digits):
 
 @pytest.mark.parametrize("n", [0, 1, 511, 512, 2048, 2049, 10_000, 60_000])
 def test_chunks_cover_the_batch_evenly(n):
-    spans = codec.chunk_spans(n)
+    spans = parallel.chunk_spans(n)
     assert [i for lo, hi in spans for i in range(lo, hi)] == list(range(n))
-    assert all(hi - lo <= codec.CHUNK for lo, hi in spans)
-    if n >= codec.SPLIT_FROM:
+    assert all(hi - lo <= parallel.CHUNK for lo, hi in spans)
+    if n >= parallel.SPLIT_FROM:
         assert len(spans) % 2 == 0
         assert max(hi - lo for lo, hi in spans) - min(hi - lo for lo, hi in spans) <= len(spans)
 
 
 def test_output_does_not_depend_on_the_number_of_cores(digits, monkeypatch):
     x = np.concatenate([np.roll(digits, k, axis=2) for k in range(-6, 6)])  # 1,200 digits: 2 chunks
-    assert len(codec.chunk_spans(len(x))) == 2
-    monkeypatch.setattr(codec, "_workers", lambda: 1)
+    assert len(parallel.chunk_spans(len(x))) == 2
+    monkeypatch.setattr(parallel, "_workers", lambda: 1)
     one = aezip.compress(x)
     one_out = aezip.decompress(one)
-    monkeypatch.setattr(codec, "_workers", lambda: 2)
+    monkeypatch.setattr(parallel, "_workers", lambda: 2)
     two = aezip.compress(x)
     assert one == two
     assert np.array_equal(aezip.decompress(two), one_out)
@@ -197,9 +198,9 @@ def test_an_error_in_a_chunk_reaches_the_caller(monkeypatch):
     def work(lo, hi):
         if lo:
             raise ValueError(f"chunk {lo}")
-    monkeypatch.setattr(codec, "_workers", lambda: 2)
+    monkeypatch.setattr(parallel, "_workers", lambda: 2)
     with pytest.raises(ValueError, match="chunk"):
-        codec.map_chunks(work, 4096)
+        parallel.map_chunks(work, 4096)
 
 
 def test_blas_thread_limit_is_lifted_afterwards(digits):
@@ -216,13 +217,13 @@ def test_blas_thread_limit_is_lifted_afterwards(digits):
 
 def test_aezip_threads_sets_the_worker_count(monkeypatch):
     monkeypatch.setenv("AEZIP_THREADS", "1")
-    assert codec._workers() == 1
+    assert parallel._workers() == 1
     monkeypatch.setenv("AEZIP_THREADS", "3")
-    assert codec._workers() == 3
+    assert parallel._workers() == 3
     for bad in ("0", "two", "-1", "1.5"):
         monkeypatch.setenv("AEZIP_THREADS", bad)
         with pytest.raises(aezip.BadInput, match="AEZIP_THREADS"):
-            codec._workers()
+            parallel._workers()
 
 
 def test_an_error_stops_the_chunks_not_yet_started(monkeypatch):
@@ -236,7 +237,7 @@ def test_an_error_stops_the_chunks_not_yet_started(monkeypatch):
         if lo == 0:
             raise KeyboardInterrupt
         threading.Event().wait(0.05)
-    monkeypatch.setattr(codec, "_workers", lambda: 2)
+    monkeypatch.setattr(parallel, "_workers", lambda: 2)
     with pytest.raises(KeyboardInterrupt):
-        codec.map_chunks(work, 40 * codec.CHUNK)
-    assert len(ran) < len(codec.chunk_spans(40 * codec.CHUNK))
+        parallel.map_chunks(work, 40 * parallel.CHUNK)
+    assert len(ran) < len(parallel.chunk_spans(40 * parallel.CHUNK))

@@ -117,7 +117,7 @@ def test_mlp9_archives_still_extract():
     data = AezCompressor(model="mlp9", step=0.125).compress(x)
     assert aezip.read_header(data).model_name == "mlp9"
     out = aezip.decompress(data)
-    assert out.shape == x.shape and aezip.codec.psnr(out, x) > 15
+    assert out.shape == x.shape and aezip.metrics.psnr(out, x) > 15
 
 
 def test_sort_code_dims_keeps_the_function():

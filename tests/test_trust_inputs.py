@@ -289,7 +289,7 @@ def test_preprocessing_puts_a_scanned_digit_where_mnist_has_it(samples):
     """A digit scanned large, dark on white, comes back close to the MNIST original:
     same centre of mass (MNIST's is at 14.0, 14.0, not 13.5), median PSNR >= 20 dB
     (it was 15.4 dB with the digit one pixel up and left)."""
-    from aezip.codec import psnr_per_image
+    from aezip.metrics import psnr_per_image
     x = read_idx(samples / "t10k-first100-idx3-ubyte.gz")
     scans = [255 - np.asarray(Image.fromarray(d).resize((112, 112), Image.BICUBIC)) for d in x]
     pre = np.stack([inputs.mnist_preprocess(s) for s in scans])

@@ -9,7 +9,8 @@ import pytest
 
 import aezip
 from aezip import cli, container
-from aezip.codec import AezCompressor, psnr_per_image
+from aezip.codec import AezCompressor
+from aezip.metrics import psnr_per_image
 from aezip.idx import read_idx
 from helpers import load_script
 
