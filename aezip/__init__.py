@@ -8,7 +8,7 @@ One-shot helpers::
 ``compress(images, quality=q)`` is the same as ``AezCompressor(q).compress(images)``
 and ``decompress(data)`` as ``AezDecompressor().decompress(data)``; in a loop,
 build the object once and reuse it (loading the model is the expensive part).
-Nothing here imports torch; training (``aezip.train``) needs the ``[train]`` extra.
+Nothing here imports torch; training (``aezip.training.train``) needs the ``[train]`` extra.
 """
 
 __version__ = "0.1.0"

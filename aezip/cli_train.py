@@ -13,7 +13,7 @@ def register(app):
     @app.command()
     def train(
         data: str = typer.Option(..., "--data", help="Folder with the four MNIST IDX files (.gz or raw)."),
-        arch: str = typer.Option("mlp9", "--arch", help="mlp9 (the lecture's MLP), cnn8..cnn64, mlpf32, ... (aezip.model.ARCHS)."),
+        arch: str = typer.Option("mlp9", "--arch", help="mlp9 (the lecture's MLP), cnn8..cnn64, mlpf32, ... (aezip.training.model.ARCHS)."),
         name: Optional[str] = typer.Option(None, "--name", help="Output name (default: the architecture)."),
         out: str = typer.Option("trained", "--out", help="Output folder."),
         epochs: int = typer.Option(20, "--epochs", min=1),
@@ -36,7 +36,7 @@ def register(app):
         except ImportError:
             raise AezError("training needs torch: pip install 'aezip[train]'") from None
         from .idx import find_mnist
-        from .train import TrainConfig, train as run_train
+        from .training.train import TrainConfig, train as run_train
 
         find_mnist(data, "train"), find_mnist(data, "test")  # fail fast, before any work
         if weights_dtype not in ("float32", "float16"):

@@ -1,6 +1,6 @@
 """The numpy forward pass: runs exported encoders and decoders without torch.
 
-A network is a list of ops (dicts) exported by :func:`aezip.model.export_layers`:
+A network is a list of ops (dicts) exported by :func:`aezip.training.model.export_layers`:
 ``linear``, ``conv2d``, ``conv_transpose2d``, ``relu``, ``sigmoid``, ``flatten``
 and ``reshape``.  Everything runs in float32 on (N, ...) batches.
 """

@@ -3,7 +3,7 @@
     python scripts/ladder.py --data ../shared/mnist [--out bench/ladder.md] [--models rd16 rd32]
 
 For every installed codec model (or the ones named) and every step fraction in
-``aezip.cards.STEP_FRACTIONS`` (plus any other step a quality level uses) it writes a real .aez file of the 10,000 test
+``aezip.training.cards.STEP_FRACTIONS`` (plus any other step a quality level uses) it writes a real .aez file of the 10,000 test
 images with ``AezCompressor`` and reports bytes per image (the whole file /
 10,000) and the PSNR of what a decoder outputs.  Then, per model, the decode
 speed through the API (``aezip.decompress`` of the quality-ladder file, best of
@@ -23,7 +23,7 @@ import numpy as np
 
 import aezip
 from aezip import zoo
-from aezip.cards import STEP_FRACTIONS
+from aezip.training.cards import STEP_FRACTIONS
 from aezip.codec import AezCompressor
 from aezip.idx import load_mnist
 

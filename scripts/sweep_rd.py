@@ -3,7 +3,7 @@
     OUT=/tmp/sweep PYTHONPATH=. python scripts/sweep_rd.py MNIST_DIR
 
 Trains the (architecture, quantization step, rate weight) settings in CONFIGS
-with ``aezip.train`` (8 epochs, batch 64, on cuda), one process each, and
+with ``aezip.training.train`` (8 epochs, batch 64, on cuda), one process each, and
 writes each exported weights file and its card-like JSON to $OUT.  It chose
 the rate weights of the bundled rd16/rd32/rd32h models (issue 5); the bundled
 models themselves were trained on the CPU by the commands in their cards, and
@@ -37,7 +37,7 @@ def _shims():
             __import__(mod)
         except ImportError:
             sys.modules[mod] = types.ModuleType(mod)
-    import aezip.train as tr
+    import aezip.training.train as tr
     try:
         import rich  # noqa: F401
     except ImportError:
@@ -52,8 +52,8 @@ def _shims():
 def one(cfgt):
     _shims()
     import torch
-    import aezip.cards as cards
-    from aezip.train import TrainConfig, train
+    import aezip.training.cards as cards
+    from aezip.training.train import TrainConfig, train
     from aezip.weights import save_weights
     arch, qn, lam = cfgt
     name = f"{arch}-q{qn:g}-l{lam:g}"

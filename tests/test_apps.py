@@ -115,7 +115,7 @@ def test_upscale_beats_bicubic(x):
 @pytest.mark.parametrize("name", [apps.DENOISE_MODEL, apps.UPSCALE_MODEL])
 def test_numpy_runtime_matches_torch(x, name):
     torch = pytest.importorskip("torch", reason="torch not installed (training extra)")
-    from aezip.model import build
+    from aezip.training.model import build
     from aezip.weights import load_weights
 
     card = zoo.cards()[name]

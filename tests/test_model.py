@@ -43,7 +43,7 @@ def test_weights_hash_mismatch_is_refused(tmp_path):
 
 def test_numpy_runtime_agrees_with_torch():
     torch = pytest.importorskip("torch")
-    from aezip.model import load_torch
+    from aezip.training.model import load_torch
 
     m = zoo.get_model("mlp9")
     meta, arrays, _ = load_weights(zoo.trained_dir() / m.card["weights"])
@@ -61,7 +61,7 @@ def test_numpy_runtime_agrees_with_torch():
 
 def test_short_training_run_loss_falls_and_exports(tmp_path):
     pytest.importorskip("torch")
-    from aezip.train import TrainConfig, train
+    from aezip.training.train import TrainConfig, train
     from aezip.zoo import Model
 
     data = tiny_mnist(tmp_path / "data", n_train=9600)

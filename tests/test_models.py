@@ -6,7 +6,7 @@ import pytest
 import aezip
 from helpers import digits_for_tests, sample_digits, tiny_mnist
 from aezip import zoo
-from aezip.cards import STEP_FRACTIONS
+from aezip.training.cards import STEP_FRACTIONS
 from aezip.codec import AezCompressor, Quantizer
 from aezip.weights import load_weights
 
@@ -55,14 +55,14 @@ def test_rd_card_matches_weights_and_records_its_command(name):
     assert ("--weights-dtype float16" in card["command"]) == (dtype == "float16")
     cal = meta["calibration"]
     assert len(cal["quant_step"]) == meta["latent_dim"] == len(cal["std"])
-    # code dimensions are stored widest first (see aezip.model.sort_code_dims)
+    # code dimensions are stored widest first (see aezip.training.model.sort_code_dims)
     assert cal["std"] == sorted(cal["std"], reverse=True)
 
 
 @pytest.mark.parametrize("name", RD_MODELS)
 def test_numpy_runtime_agrees_with_torch(name):
     torch = pytest.importorskip("torch", reason="torch is not installed (training extra)")
-    from aezip.model import load_torch
+    from aezip.training.model import load_torch
 
     card = zoo.cards()[name]
     meta, arrays, _ = load_weights(zoo.trained_dir() / card["weights"], expect_sha256=card["sha256"])
@@ -122,7 +122,7 @@ def test_mlp9_archives_still_extract():
 
 def test_sort_code_dims_keeps_the_function():
     torch = pytest.importorskip("torch", reason="torch is not installed (training extra)")
-    from aezip.model import build, sort_code_dims
+    from aezip.training.model import build, sort_code_dims
 
     torch.manual_seed(0)
     m = build("cnn8").eval()
@@ -137,7 +137,7 @@ def test_sort_code_dims_keeps_the_function():
 
 def test_rate_aware_training_writes_a_usable_codec_model(tmp_path):
     pytest.importorskip("torch", reason="torch is not installed (training extra)")
-    from aezip.train import TrainConfig, train
+    from aezip.training.train import TrainConfig, train
 
     data = tiny_mnist(tmp_path / "mnist", n_train=256)
     cfg = TrainConfig(arch="cnn8", name="tiny", data=str(data), out=str(tmp_path / "out"), epochs=2,

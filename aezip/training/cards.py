@@ -15,7 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .idx import load_mnist
+from ..codec import AezCompressor
+from ..idx import load_mnist
+from ..metrics import psnr
+from ..weights import save_weights
+from ..zoo import LADDER, Model
 
 __all__ = ["write_model", "measure", "render_readme", "STEP_FRACTIONS"]
 
@@ -28,8 +32,6 @@ STEP_FRACTIONS = [2.0, 1.75, 1.6, 1.5, 1.25, 1.1, 1.0, 3 / 4, 1 / 2, 1 / 4, 1 / 
 
 def measure(model, test_x, noisy=None):
     """Return the card's measured numbers for a loaded model on uint8 test images."""
-    from .codec import AezCompressor
-    from .metrics import psnr
 
     result = {}
     if model.task == "upscale":
@@ -42,7 +44,6 @@ def measure(model, test_x, noisy=None):
         return result
     result["test_psnr_float_code"] = psnr(model.run(test_x), test_x)
     rows = []
-    from .zoo import LADDER
     ladder_steps = [f for name, f in LADDER.values() if name == model.name and f not in STEP_FRACTIONS]
     for fraction in sorted(STEP_FRACTIONS + ladder_steps, reverse=True):
         comp = AezCompressor(model=model, step=fraction)
@@ -94,8 +95,6 @@ def recon_grid(top, bottom, scale=3):
 
 def write_model(out, name, meta, arrays, card, losses, data_dir, log=print):
     """Save weights, card, plots for one trained model; return the card."""
-    from .weights import save_weights
-    from .zoo import Model
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -180,7 +179,6 @@ def render_readme(folder):
 
 def remeasure(folder, data_dir, names=None, log=print):
     """Measure installed models again (after a codec change) and rewrite their cards and README."""
-    from .zoo import Model
 
     folder = Path(folder)
     test_x, _ = load_mnist(data_dir, "test")

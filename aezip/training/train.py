@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
-from .idx import find_mnist, load_mnist, sha256_file
+from .. import __version__
+from ..idx import find_mnist, load_mnist, sha256_file
+from .cards import write_model
 from .model import FactorizedPrior, build, export_layers, sort_code_dims
 
 __all__ = ["TrainConfig", "train"]
@@ -104,7 +105,6 @@ def _inputs(cfg, x, gen):
 
 def train(cfg: TrainConfig, log=print):
     """Run one training; return the model card dict."""
-    from .cards import write_model
 
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)

@@ -230,12 +230,14 @@ def wide_mlp(enc_sizes, dec_sizes):
 
 # Denoising (dn*) and up-sampling (up*) models: see aezip/apps.py.
 # 784-512-128-512-784: ~0.94M parameters, >20,000 images/s in numpy on 2 cores.
-ARCHS["dn128"] = lambda: wide_mlp([784, 512, 128], [128, 512, 784])
-ARCHS["up128"] = lambda: wide_mlp([784, 512, 128], [128, 512, 784])
+# The same layout is also the wide rate-aware codec model for the high end of the quality
+# ladder (mlpw128: rdw*), trained for the quantizer (see zoo.LADDER).  Three names, one
+# network: the name a card records says what the model was trained for.
+def wide128():
+    return wide_mlp([784, 512, 128], [128, 512, 784])
 
-# Wide rate-aware codec models for the high end of the quality ladder (rdw*): the
-# denoiser's 784-512-k-512-784 layout, trained for the quantizer (see zoo.LADDER).
-ARCHS["mlpw128"] = lambda: wide_mlp([784, 512, 128], [128, 512, 784])
+
+ARCHS["dn128"] = ARCHS["up128"] = ARCHS["mlpw128"] = wide128
 
 # Fast rate-aware codec model (rdf32, the default quality level): an MLP small enough that
 # encode, the decode for the per-image PSNR and zstd run at >= 20x gzip -9's speed in numpy
