@@ -85,14 +85,14 @@ def test_stream_and_file_accounting_on_the_idx_sample(tmp_path):
 
 
 def test_failed_lossless_round_trip_is_an_error_not_a_row(tmp_path, capsys, monkeypatch):
-    real = bench._Stream.decode
+    real = bench.codecs._Stream.decode
 
     def corrupt(self, blob, params, count):
         out = real(self, blob, params, count).copy()
         out[3, 5, 5] ^= 1
         return out
 
-    monkeypatch.setattr(bench._Stream, "decode", corrupt)
+    monkeypatch.setattr(bench.codecs._Stream, "decode", corrupt)
     j = tmp_path / "b.json"
     assert run(DIGITS, "--only", "gzip", "--nondigits", 0, "--json", j) == 1
     line = one_error_line(capsys.readouterr().err)
