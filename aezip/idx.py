@@ -2,22 +2,25 @@
 
 An IDX file is a 4-byte magic ``00 00 TT DD`` (TT the element type, 0x08 for
 unsigned bytes; DD the number of dimensions), then DD big-endian u32 sizes,
-then the elements.  Files may be gzip-compressed (``.gz``).
+then the elements.  Files may be gzip-compressed (``.gz``); every reader here gunzips
+within the MAX_GUNZIP limit, so a gzip bomb is refused before it expands.
 """
 
 import gzip
 import hashlib
-import os
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .errors import BadData
 
-__all__ = ["read_idx", "write_idx", "is_idx", "find_mnist", "MNIST_FILES", "sha256_file"]
+__all__ = ["read_idx", "parse_idx", "parse_idx_bytes", "gunzip", "is_gzip", "looks_like_idx", "is_idx_name",
+           "write_idx", "find_mnist", "load_mnist", "MNIST_FILES", "MAX_GUNZIP", "sha256_file"]
 
 UBYTE = 0x08
+GZIP_MAGIC = b"\x1f\x8b"
 MAX_ELEMENTS = 1 << 31  # refuse headers that claim more than 2 GiB of pixels
 
 # The standard file names, as torchvision downloads them into MNIST/raw/.
@@ -29,22 +32,69 @@ MNIST_FILES = {
 }
 
 
-def _open_bytes(path):
+MAX_GUNZIP = 1 << 30   # a .gz input may not expand beyond this (a gzip bomb is refused early)
+
+
+def gunzip(data, name="<bytes>", limit=None):
+    """gzip bytes (one or more members) -> bytes, refusing a stream that expands
+    beyond *limit* (default MAX_GUNZIP) before it does."""
+    limit = MAX_GUNZIP if limit is None else limit
+    out, size, pos, step = [], 0, 0, 1 << 16
+    while True:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            pending = b""
+            while not d.eof and (pending or pos < len(data)):
+                if not pending:
+                    pending, pos = data[pos:pos + step], pos + step
+                chunk = d.decompress(pending, limit + 1 - size)
+                pending = d.unconsumed_tail
+                size += len(chunk)
+                out.append(chunk)
+                if size > limit:
+                    raise BadData(f"{name}: gzip stream expands beyond {limit} bytes (refused)")
+        except zlib.error as e:
+            raise BadData(f"{name}: corrupt gzip stream ({e})") from None
+        if not d.eof:
+            raise BadData(f"{name}: truncated gzip stream")
+        rest = d.unused_data + pending + data[pos:]
+        if rest[:2] != GZIP_MAGIC:
+            if rest.strip(b"\x00"):
+                raise BadData(f"{name}: {len(rest)} bytes of garbage after the gzip stream")
+            return b"".join(out)
+        data, pos = rest, 0
+
+
+def is_gzip(data):
+    return data[:2] == GZIP_MAGIC
+
+
+def looks_like_idx(data):
+    """True when *data* starts like an unsigned-byte IDX file (raw or gzip)."""
+    return is_gzip(data) or data[:3] == b"\x00\x00\x08"
+
+
+def is_idx_name(name):
+    """True when a file name is one of MNIST's IDX names (raw or .gz), e.g. ``t10k-images-idx3-ubyte.gz``."""
+    base = name[:-3] if name.endswith(".gz") else name
+    return base.endswith(("-ubyte", ".idx", ".idx3")) or "-idx3-" in base
+
+
+def _read_file(path):
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise BadData(f"{path}: no such file") from None
     except IsADirectoryError:
         raise BadData(f"{path}: is a directory, expected an IDX file") from None
     except OSError as e:
         raise BadData(f"{path}: cannot read ({e.strerror})") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, ValueError) as e:
-            raise BadData(f"{path}: corrupt gzip stream ({e})") from None
-    return raw
+
+
+def parse_idx_bytes(data, name="<bytes>"):
+    """Parse IDX bytes, gunzipped first (within MAX_GUNZIP) when they are gzip."""
+    return parse_idx(gunzip(data, name) if is_gzip(data) else data, name)
 
 
 def parse_idx(raw, name="<bytes>"):
@@ -72,15 +122,7 @@ def parse_idx(raw, name="<bytes>"):
 
 def read_idx(path):
     """Read an IDX file (raw or .gz) and return its uint8 array."""
-    return parse_idx(_open_bytes(path), str(path))
-
-
-def is_idx(path):
-    """True when *path* starts like an unsigned-byte IDX file (raw or gzip)."""
-    name = str(path)
-    if name.endswith(".gz"):
-        name = name[:-3]
-    return name.endswith(("-ubyte", ".idx")) or "idx" in os.path.basename(name)
+    return parse_idx_bytes(_read_file(path), str(path))
 
 
 def write_idx(array, path=None):

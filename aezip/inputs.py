@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from . import container
 from .errors import BadData, BadInput
-from .idx import parse_idx
+from .idx import is_idx_name, looks_like_idx, parse_idx_bytes
 
-__all__ = ["Gathered", "gather", "load_image", "mnist_preprocess", "IMAGE_EXTENSIONS", "MAX_IMAGE_PIXELS"]
+__all__ = ["Gathered", "gather", "read_stdin_images", "load_image", "mnist_preprocess", "IMAGE_EXTENSIONS", "MAX_IMAGE_PIXELS"]
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 MAX_IMAGE_PIXELS = 64 * 1024 * 1024  # larger images are refused as decompression bombs
@@ -45,45 +46,6 @@ class Gathered:
         return sum(len(a) for a in self.images)
 
 
-def _is_idx_name(name):
-    base = name[:-3] if name.endswith(".gz") else name
-    return base.endswith(("-ubyte", ".idx", ".idx3")) or "-idx3-" in base
-
-
-MAX_GUNZIP = 1 << 30   # a .gz input may not expand beyond this (a gzip bomb is refused early)
-
-
-def _gunzip(path, data, limit=None):
-    """gzip bytes (one or more members) -> bytes, refusing a stream that expands
-    beyond *limit* (default MAX_GUNZIP) before it does."""
-    import zlib
-    limit = MAX_GUNZIP if limit is None else limit
-    out, size, pos, step = [], 0, 0, 1 << 16
-    while True:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            pending = b""
-            while not d.eof and (pending or pos < len(data)):
-                if not pending:
-                    pending, pos = data[pos:pos + step], pos + step
-                chunk = d.decompress(pending, limit + 1 - size)
-                pending = d.unconsumed_tail
-                size += len(chunk)
-                out.append(chunk)
-                if size > limit:
-                    raise BadInput(f"{path}: gzip stream expands beyond {limit} bytes (refused)")
-        except zlib.error as e:
-            raise BadInput(f"{path}: corrupt gzip stream ({e})") from None
-        if not d.eof:
-            raise BadInput(f"{path}: truncated gzip stream")
-        rest = d.unused_data + pending + data[pos:]
-        if rest[:2] != b"\x1f\x8b":
-            if rest.strip(b"\x00"):
-                raise BadInput(f"{path}: {len(rest)} bytes of garbage after the gzip stream")
-            return b"".join(out)
-        data, pos = rest, 0
-
-
 def _read_array_file(path, data, exact_shape=None):
     """IDX or .npy bytes -> (uint8 (N, 28, 28), number preprocessed), or raise BadInput.
 
@@ -96,10 +58,8 @@ def _read_array_file(path, data, exact_shape=None):
         except Exception as e:
             raise BadInput(f"{path}: not a readable .npy array ({e})") from None
     else:
-        if data[:2] == b"\x1f\x8b":
-            data = _gunzip(path, data)
         try:
-            a = parse_idx(data, name)
+            a = parse_idx_bytes(data, name)
         except BadData as e:
             raise BadInput(str(e)) from None
     if a.ndim == 2:
@@ -292,54 +252,66 @@ def _read_file_bytes(path):
         raise BadInput(f"{path}: cannot read ({e.strerror})") from None
 
 
-def gather(paths, progress=None, exact_shape=None):
-    """Collect images from *paths*.  Files named on the command line must be readable;
-    unreadable files found inside folders are skipped and listed in ``skipped``.
-    With *exact_shape* (h, w), images must have that size already (see load_image)."""
-    from . import container
-
-    got = Gathered()
-    jobs = []  # (path, display name or None for arrays, explicit?)
+def _jobs(paths, skipped):
+    """(path, display name, named on the command line?) of every file *paths* lead to."""
+    jobs = []
     for arg in paths:
         p = Path(arg)
         if p.is_dir():
-            root = p
-            files = _walk(p, {p.resolve()}, got.skipped)
+            files = _walk(p, {p.resolve()}, skipped)
             if not files:
                 raise BadInput(f"{p}: empty folder, no images to compress"
-                               + (f" ({len(got.skipped)} entries skipped)" if got.skipped else ""))
-            for f in files:
-                jobs.append((f, f.relative_to(root).as_posix(), False))
+                               + (f" ({len(skipped)} entries skipped)" if skipped else ""))
+            jobs.extend((f, f.relative_to(p).as_posix(), False) for f in files)
         elif p.exists():
             jobs.append((p, p.name, True))
         elif p.is_symlink():
             raise BadInput(f"{p}: broken symbolic link")
         else:
             raise BadInput(f"{p}: no such file or folder")
-    arrays = 0
-    for path, name, explicit in jobs:
+    return jobs
+
+
+def _image_names(entries):
+    """One name per image from (name, image count, array file?) entries: an array file
+    ``a/b.npy`` of n images gives ``a/b/00000.png`` ... ``a/b/{n-1:05d}.png``."""
+    names = []
+    for name, n, is_array in entries:
+        if is_array:
+            stem = name.rsplit("/", 1)[-1].split(".")[0]
+            base = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
+            names += [f"{base}{stem}/{i:05d}.png" for i in range(n)]
+        else:
+            names.append(name)
+    return names
+
+
+def gather(paths, progress=None, exact_shape=None):
+    """Collect images from *paths*.  Files named on the command line must be readable;
+    unreadable files found inside folders are skipped and listed in ``skipped``.
+    With *exact_shape* (h, w), images must have that size already (see load_image)."""
+    got = Gathered()
+    entries = []  # (display name, image count, array file?) per file read
+    for path, name, explicit in _jobs(paths, got.skipped):
         if progress:
             progress()
         lower = path.name.lower()
         try:
-            if lower.endswith(".npy") or _is_idx_name(lower):
+            if lower.endswith(".npy") or is_idx_name(lower):
                 data = _read_file_bytes(path)
                 stack, pre = _read_array_file(path, data, exact_shape)
-                got.images.append(stack)
-                got.names.append((name, len(stack), True))
-                got.preprocessed += pre
-                got.original_bytes += len(data)
-                arrays += 1
+                entries.append((name, len(stack), True))
                 got.source_form = container.SOURCE_NPY if lower.endswith(".npy") else container.SOURCE_IDX
-                continue
-            if not explicit and Path(lower).suffix not in IMAGE_EXTENSIONS:
-                raise BadInput(f"{path}: not an image file (by its name)")
-            data = _read_file_bytes(path)
-            if not data:
-                raise BadInput(f"{path}: empty file")
-            img, pre = load_image(path, data, exact_shape)
-            got.images.append(img[None])
-            got.names.append((name, 1, False))
+            else:
+                if not explicit and Path(lower).suffix not in IMAGE_EXTENSIONS:
+                    raise BadInput(f"{path}: not an image file (by its name)")
+                data = _read_file_bytes(path)
+                if not data:
+                    raise BadInput(f"{path}: empty file")
+                img, pre = load_image(path, data, exact_shape)
+                stack = img[None]
+                entries.append((name, 1, False))
+            got.images.append(stack)
             got.preprocessed += pre
             got.original_bytes += len(data)
         except BadInput as e:
@@ -350,17 +322,27 @@ def gather(paths, progress=None, exact_shape=None):
         raise BadInput(f"{', '.join(map(str, paths))}: no images found"
                        + (f" ({len(got.skipped)} files skipped)" if got.skipped else ""))
     # One array file alone keeps its form and needs no names; otherwise name every image.
-    if arrays == 1 and len(got.names) == 1:
+    if len(entries) == 1 and entries[0][2]:
         got.names = None
     else:
         got.source_form = container.SOURCE_IMAGES
-        names = []
-        for name, n, is_array in got.names:
-            if is_array:
-                stem = name.rsplit("/", 1)[-1].split(".")[0]
-                base = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
-                names += [f"{base}{stem}/{i:05d}.png" for i in range(n)]
-            else:
-                names.append(name)
-        got.names = names
+        got.names = _image_names(entries)
+    return got
+
+
+def read_stdin_images(data, exact_shape=None):
+    """Images from bytes on stdin, recognised by their first bytes: .npy, IDX (raw or
+    gzip) or one image file Pillow reads."""
+    got = Gathered(original_bytes=len(data))
+    if data[:6] == b"\x93NUMPY":
+        stack, got.preprocessed = _read_array_file("<stdin>.npy", data, exact_shape)
+        got.names, got.source_form = None, container.SOURCE_NPY
+    elif looks_like_idx(data):
+        stack, got.preprocessed = _read_array_file("<stdin>", data, exact_shape)
+        got.names, got.source_form = None, container.SOURCE_IDX
+    else:
+        img, pre = load_image("<stdin>", data, exact_shape)
+        stack, got.preprocessed = img[None], int(pre)
+        got.names, got.source_form = ["stdin.png"], container.SOURCE_IMAGES
+    got.images.append(stack)
     return got

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aezip import cli, inputs
-from aezip.errors import BadInput
+from aezip import cli, idx, inputs
+from aezip.errors import BadData, BadInput
 from aezip.idx import read_idx, write_idx
 
 
@@ -108,11 +108,23 @@ def test_bomb_is_refused_before_decoding(digit):
 
 
 def test_gzip_bomb_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(inputs, "MAX_GUNZIP", 1 << 20)
+    monkeypatch.setattr(idx, "MAX_GUNZIP", 1 << 20)
     path = tmp_path / "bomb-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">III", 10_000, 28, 28) + bytes(7_840_000)))
     with pytest.raises(BadInput, match="expands beyond"):
         inputs.gather([str(path)])
+
+
+def test_gzip_bomb_is_refused_by_every_reader(tmp_path, monkeypatch):
+    """stdin (sniffed by its magic) and the training-data reader share the same limit."""
+    monkeypatch.setattr(idx, "MAX_GUNZIP", 1 << 20)
+    bomb = gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">III", 10_000, 28, 28) + bytes(7_840_000))
+    with pytest.raises(BadInput, match="<stdin>: gzip stream expands beyond"):
+        inputs.read_stdin_images(bomb)
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(bomb)
+    with pytest.raises(BadData, match="expands beyond"):
+        read_idx(path)
 
 
 # ---- folders ------------------------------------------------------------------------
