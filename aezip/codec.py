@@ -2,7 +2,10 @@
 
 ``AezCompressor(quality=5).compress(images)`` is what :func:`aezip.compress`
 does once; in a loop, build one compressor and reuse it (loading the model is
-the expensive part).  The same holds for :class:`AezDecompressor`.
+the expensive part).  The same holds for :class:`AezDecompressor`, which keeps
+every model it has loaded.  The two mirror each other, as python-zstandard's do:
+compress/decompress (images <-> bytes), compress_archive/decompress_archive (with the
+per-image PSNR or the parsed archive) and encode/decode (images <-> quantized codes).
 """
 
 import math
@@ -32,29 +35,41 @@ class Quantizer:
         """The quantizer for *model* at a step of *step_fraction* times its unit.
 
         The unit is the step a rate-aware model was trained for (its calibration's
-        ``quant_step``; the offsets then sit on that step's grid, as in training),
-        else each code dimension's standard deviation on the training set.
+        ``quant_step``: see :meth:`_trained_grid`), else each code dimension's standard
+        deviation on the training set (:meth:`_std_grid`).
         """
-        span = model.code_max - model.code_min
-        cal = model.meta["calibration"]
-        trained = cal.get("quant_step")
-        if trained is not None:
-            steps = np.asarray(trained, np.float64) * step_fraction
-            # Offsets on the grid k * step (a step fraction of 1 rounds as in training),
-            # placed so that every dimension's mean code lands on the same byte value:
-            # zstd codes all dimensions with one Huffman table per block, which fits
-            # better when the dimensions' histograms share their centre (~5% smaller).
-            center = np.round(np.asarray(cal["mean"], np.float64) / steps)
-            below = int(np.max(center - np.floor((model.code_min - 0.25 * span) / steps)))
-            lo = ((center - below) * steps).astype(np.float32)
-            steps = steps.astype(np.float32)
+        if model.meta["calibration"].get("quant_step") is not None:
+            lo, steps = cls._trained_grid(model, step_fraction)
         else:
-            # a dead code dimension (std 0, as in a collapsed network) still gets a valid step
-            steps = (np.maximum(model.code_std, 1e-6) * step_fraction).astype(np.float32)
-            lo = (model.code_min - 0.25 * span).astype(np.float32)
-        hi = model.code_max + 0.25 * span
+            lo, steps = cls._std_grid(model, step_fraction)
+        hi = model.code_max + 0.25 * (model.code_max - model.code_min)
         levels = np.ceil((hi - lo) / steps).max() + 1
         return cls(lo, steps, 1 if levels <= 256 else 2)
+
+    @staticmethod
+    def _trained_grid(model, step_fraction):
+        """(offsets, steps) on the grid k * step of the step the model was trained for.
+
+        A step fraction of 1 rounds as in training.  The offsets are placed so that every
+        dimension's mean code lands on the same byte value: zstd codes all dimensions with
+        one Huffman table per block, which fits better when the dimensions' histograms share
+        their centre (~5% smaller).
+        """
+        cal = model.meta["calibration"]
+        span = model.code_max - model.code_min
+        steps = np.asarray(cal["quant_step"], np.float64) * step_fraction
+        center = np.round(np.asarray(cal["mean"], np.float64) / steps)
+        below = int(np.max(center - np.floor((model.code_min - 0.25 * span) / steps)))
+        return ((center - below) * steps).astype(np.float32), steps.astype(np.float32)
+
+    @staticmethod
+    def _std_grid(model, step_fraction):
+        """(offsets, steps): a step of *step_fraction* code standard deviations, from just
+        below the smallest code seen in training."""
+        span = model.code_max - model.code_min
+        # a dead code dimension (std 0, as in a collapsed network) still gets a valid step
+        steps = (np.maximum(model.code_std, 1e-6) * step_fraction).astype(np.float32)
+        return (model.code_min - 0.25 * span).astype(np.float32), steps
 
     def quantize(self, z):
         q = np.rint((z - self.offsets) / self.steps)
@@ -142,15 +157,15 @@ class AezCompressor:
         map_chunks(work, len(images), progress)
         return codes, scores
 
-    def reconstruct(self, codes):
-        """The images a decoder makes of quantized *codes*."""
-        return decode_codes(self.model, self.quantizer, codes)
+    def decode(self, codes, progress=None):
+        """The images a decoder makes of quantized *codes* (what :meth:`encode` returned)."""
+        return decode_codes(self.model, self.quantizer, codes, progress)
 
     def compress(self, images, names=None, source_form=container.SOURCE_IMAGES):
         """Return the bytes of an .aez file holding *images* (uint8 (N, H, W))."""
-        return self.compress_scored(images, names, source_form)[0]
+        return self.compress_archive(images, names, source_form)[0]
 
-    def compress_scored(self, images, names=None, source_form=container.SOURCE_IMAGES, progress=None):
+    def compress_archive(self, images, names=None, source_form=container.SOURCE_IMAGES, progress=None):
         """Return (.aez bytes, per-image PSNR in dB of what a decoder will output; inf = exact)."""
         images = _check_images(images, self.model.output_shape)
         if names is not None:
@@ -177,20 +192,42 @@ class AezCompressor:
 
 
 class AezDecompressor:
-    """Decodes .aez bytes into uint8 (N, H, W) images."""
+    """Decodes .aez bytes into uint8 (N, H, W) images; the mirror of :class:`AezCompressor`.
+
+    ``decompress`` mirrors ``compress``, ``decompress_archive`` mirrors ``compress_archive``
+    and ``decode`` (a parsed archive's codes -> images) mirrors ``encode``.  The models it
+    loads are kept, by digest, so one decompressor reused over many archives loads each once.
+    """
+
+    def __init__(self):
+        self._models = {}
+
+    def model_for(self, header):
+        """The installed model that wrote the archive with *header*, checked against its shape."""
+        model = self._models.get(header.model_digest)
+        if model is None:
+            model = zoo.model_for_digest(header.model_digest, header.model_name)
+            self._models[header.model_digest] = model
+        if model.latent_dim != header.latent_dim or model.output_shape != (header.height, header.width):
+            raise BadAezFile(f"archive shape ({header.latent_dim} codes, {header.width}x{header.height}) does "
+                             f"not match model {model.model_id} ({model.latent_dim} codes, {model.output_shape})")
+        return model
 
     def decompress(self, data):
+        """The images of the .aez bytes *data*."""
         return self.decompress_archive(data)[1]
 
     def decompress_archive(self, data, progress=None):
         """Return (parsed archive, images); *progress* as for :meth:`AezCompressor.encode`."""
         archive = container.unpack(data)
+        return archive, self.decode(archive, progress)
+
+    def decode(self, archive, progress=None):
+        """The images of a parsed :class:`~aezip.container.Archive`: its codes decoded, and
+        the images it stores losslessly put in their places."""
         h = archive.header
-        model = zoo.model_for_digest(h.model_digest, h.model_name)
-        if model.latent_dim != h.latent_dim or model.output_shape != (h.height, h.width):
-            raise BadAezFile(f"archive shape ({h.latent_dim} codes, {h.width}x{h.height}) does not match "
-                             f"model {model.model_id} ({model.latent_dim} codes, {model.output_shape})")
-        images = decode_codes(model, Quantizer(h.offsets, h.steps, h.sample_size), archive.codes, progress)
+        images = decode_codes(self.model_for(h), Quantizer(h.offsets, h.steps, h.sample_size), archive.codes,
+                              progress)
         if len(archive.raw_index):
             images[archive.raw_index] = archive.raw_pixels
-        return archive, images
+        return images

@@ -173,6 +173,12 @@ def model_for_digest(digest, name="?"):
                        f"(installed: {have})")
 
 
+def card_psnr(card):
+    """The headline test-set PSNR a model card measured (codec, denoiser or up-sampler), or None."""
+    m = card.get("measured", {})
+    return m.get("test_psnr_float_code", m.get("test_psnr", m.get("test_psnr_clean_input")))
+
+
 def measured_point(quality):
     """(model name, step fraction, card row or None) of a quality level; the row holds the
     bytes per image and PSNR the model's card measured on the MNIST test set."""

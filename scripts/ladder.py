@@ -32,7 +32,7 @@ BUDGETS = [(4, 17, "≈ 14.6 dB"), (8, 20, "≈ 17.4 dB"), (16, 24, "≈ 20.0 dB
 
 
 def point(model, fraction, x):
-    data, scores = AezCompressor(model=model, step=fraction).compress_scored(x)
+    data, scores = AezCompressor(model=model, step=fraction).compress_archive(x)
     mse = np.where(np.isinf(scores), 0.0, 10.0 ** (-np.asarray(scores, np.float64) / 10)).mean()
     return len(data) / len(x), (math.inf if mse == 0 else 10 * math.log10(1 / mse))
 

@@ -48,15 +48,22 @@ def tiny_mnist(folder, n_train=600):
     return folder
 
 
-def assert_torch_free(statements):
-    """Run *statements* in a fresh interpreter (after `import sys, numpy, aezip`) and
-    check that torch was never imported."""
+def heavy_imports(statements, cwd="/"):
+    """Run *statements* in a fresh interpreter (after `import sys, numpy, aezip`, with this
+    checkout first on the path) and return which of torch and matplotlib it imported."""
     import subprocess
     import sys
-    code = f"import sys, numpy, aezip; {statements}; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    code = (f"import sys, numpy, aezip; {statements}; "
+            "print('imported:', *[m for m in ('torch', 'matplotlib') if m in sys.modules])")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    return out.stdout.splitlines()[-1].split()[1:]
+
+
+def assert_torch_free(statements):
+    """Run *statements* in a fresh interpreter and check that neither torch nor matplotlib was imported."""
+    assert heavy_imports(statements) == []
 
 
 def load_script(name):

@@ -150,7 +150,7 @@ def test_models_have_cards_with_commands():
 
 
 def test_apps_do_not_import_torch():
-    assert_torch_free("import aezip.cli_apps; aezip.upscale(numpy.zeros((1,14,14),'uint8')); "
+    assert_torch_free("import aezip.cli.app; aezip.upscale(numpy.zeros((1,14,14),'uint8')); "
                       "aezip.denoise(numpy.zeros((1,28,28),'uint8'))")
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 import aezip
 from aezip.cli import run
 from aezip.idx import read_idx
-from helpers import SAMPLE_IDX, SAMPLES
+from helpers import SAMPLE_IDX, SAMPLES, heavy_imports
 
 AEZIP = shutil.which("aezip") or "aezip"
 
@@ -230,3 +230,40 @@ def test_single_image_to_a_named_png(tmp_path):
     img = Image.open(tmp_path / "one.png")
     assert img.size == (28, 28)
     assert run(["extract", str(arc), "-o", str(tmp_path / "one.png"), "-q"]) == 1  # exists: needs -f
+
+
+def test_version_compress_and_extract_import_neither_torch_nor_matplotlib(tmp_path):
+    arc, out = tmp_path / "d.aez", tmp_path / "out"
+    stmts = (f"from aezip.cli import run; assert run(['--version']) == 0; "
+             f"assert run(['compress', {str(SAMPLES / 'digits')!r}, '-q', '-o', {str(arc)!r}]) == 0; "
+             f"assert run(['extract', {str(arc)!r}, '-q', '-o', {str(out)!r}]) == 0")
+    assert heavy_imports(stmts) == []
+    assert len(list(out.rglob("*.png"))) == 30
+
+
+def test_version_answers_before_numpy_loads():
+    code = "import sys; from aezip.cli import run; run(['--version']); print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.splitlines() == [f"aezip {aezip.__version__}", "False"], out
+
+
+def _boom():
+    raise RuntimeError("boom")
+
+
+def test_internal_error_is_one_line(monkeypatch, capsys):
+    from aezip.cli import models as models_cmd
+    monkeypatch.setattr(models_cmd, "cards", _boom)
+    monkeypatch.delenv("AEZIP_DEBUG", raising=False)
+    assert run(["models"]) == 1
+    one_line_error(capsys.readouterr().err, "internal error: RuntimeError: boom")
+
+
+def test_debug_switch_shows_the_traceback(monkeypatch, capsys):
+    from aezip.cli import models as models_cmd
+    monkeypatch.setattr(models_cmd, "cards", _boom)
+    monkeypatch.setenv("AEZIP_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        run(["models"])
+    proc = cli("models", cwd="/")  # no monkeypatch there: AEZIP_DEBUG changes nothing when all is well
+    assert proc.returncode == 0

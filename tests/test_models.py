@@ -108,7 +108,7 @@ def test_every_quality_level_round_trips_through_the_api(quality):
     assert header.model_name == name and header.quality == quality
     out = aezip.decompress(data)
     comp = AezCompressor(quality=quality)
-    recon = comp.reconstruct(comp.encode(x)[0])
+    recon = comp.decode(comp.encode(x)[0])
     assert np.array_equal(out, recon)
 
 

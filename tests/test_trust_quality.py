@@ -9,6 +9,7 @@ import pytest
 
 import aezip
 from aezip import cli, container
+from aezip.cli.archive import WARN_PSNR
 from aezip.codec import AezCompressor
 from aezip.metrics import psnr_per_image
 from aezip.idx import read_idx
@@ -43,7 +44,7 @@ def test_stored_psnr_is_the_measured_one(mixed):
     data = comp.compress(mixed)
     arc = container.unpack(data)
     codes, scores = comp.encode(mixed)
-    recon = comp.reconstruct(codes)
+    recon = comp.decode(codes)
     np.testing.assert_array_equal(scores, psnr_per_image(mixed, recon))
     want = np.floor(scores / container.PSNR_UNIT)
     assert np.array_equal(arc.psnr, np.clip(want, 0, 254).astype(np.uint8))
@@ -89,7 +90,7 @@ def test_cli_warns_about_non_digits_by_name(tmp_path, digits, capsys):
     err = capsys.readouterr().err
     assert rc == 2, err
     line = next(l for l in err.splitlines() if "reconstruct below" in l)
-    assert f"below {cli.WARN_PSNR:g} dB" in line
+    assert f"below {WARN_PSNR:g} dB" in line
     flagged = int(line.split("warning: ")[1].split(" of 26 ")[0])
     assert 4 <= flagged <= 6, line               # the 6 non-digits (after preprocessing)
     assert "noise0.png" in line and "photos0.png" in line
@@ -129,7 +130,7 @@ def test_default_threshold_separates_mnist_from_non_digits(mnist_dir):
     shapes overlap digits (a known limit): only a few percent of them are flagged."""
     from aezip.idx import load_mnist
     x = load_mnist(mnist_dir, "test")[0]
-    flagged = np.mean(tq.per_image_psnr(x, 5) < cli.WARN_PSNR)
+    flagged = np.mean(tq.per_image_psnr(x, 5) < WARN_PSNR)
     assert flagged <= 0.001
     for kind, share in (("photos", 0.99), ("noise", 0.9), ("clothing", 0.02), ("letters", 0.02)):
-        assert np.mean(tq.per_image_psnr(tq.nondigits(kind, 300), 5) < cli.WARN_PSNR) >= share, kind
+        assert np.mean(tq.per_image_psnr(tq.nondigits(kind, 300), 5) < WARN_PSNR) >= share, kind

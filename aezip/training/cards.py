@@ -47,7 +47,7 @@ def measure(model, test_x, noisy=None):
     ladder_steps = [f for name, f in LADDER.values() if name == model.name and f not in STEP_FRACTIONS]
     for fraction in sorted(STEP_FRACTIONS + ladder_steps, reverse=True):
         comp = AezCompressor(model=model, step=fraction)
-        data, scores = comp.compress_scored(test_x)
+        data, scores = comp.compress_archive(test_x)
         # PSNR over all pixels from the per-image PSNRs of what a decoder outputs (inf = exact)
         mse = np.where(np.isinf(scores), 0.0, 10.0 ** (-np.asarray(scores, np.float64) / 10)).mean()
         rows.append({"step_fraction": round(fraction, 6), "bytes_per_image": len(data) / len(test_x),

@@ -1,0 +1,56 @@
+"""``aezip train``: train an autoencoder on MNIST and export it (needs torch: pip install 'aezip[train]')."""
+
+import shlex
+import sys
+from typing import Optional
+
+import typer
+
+from ..errors import AezError
+from ..idx import find_mnist
+from ..zoo import card_psnr
+
+__all__ = ["train"]
+
+
+def train(
+    data: str = typer.Option(..., "--data", help="Folder with the four MNIST IDX files (.gz or raw)."),
+    arch: str = typer.Option("mlp9", "--arch", help="mlp9 (the lecture's MLP), cnn8..cnn64, mlpf32, ... (training.model.ARCHS)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Output name (default: the architecture)."),
+    out: str = typer.Option("trained", "--out", help="Output folder."),
+    epochs: int = typer.Option(20, "--epochs", min=1),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate (the lecture's 0.1 collapses)."),
+    weight_decay: float = typer.Option(1e-8, "--weight-decay"),
+    seed: int = typer.Option(0, "--seed"),
+    train_limit: int = typer.Option(0, "--train-limit", help="Use only the first N training images."),
+    noise: str = typer.Option("", "--noise", help="Denoising: gauss:SIGMA, sp:FRACTION or mix."),
+    task: str = typer.Option("reconstruct", "--task", help="reconstruct or upscale (14x14 -> 28x28)."),
+    quant_noise: float = typer.Option(0.0, "--quant-noise", help="Rate-aware: train for this fixed quantization step."),
+    rate_weight: float = typer.Option(0.0, "--rate-weight", help="Rate weight: bits/pixel (with --quant-noise), else L1."),
+    threads: int = typer.Option(0, "--threads", help="Torch CPU threads (0: default)."),
+    weights_dtype: str = typer.Option("float32", "--weights-dtype",
+                                      help="float32, or float16 to store the weights in half the bytes."),
+):
+    """Train an autoencoder on MNIST and export it for the numpy runtime."""
+    # torch is an optional extra: imported only here, so that every other command works without it
+    try:
+        import torch  # noqa: F401  (only whether it imports)
+    except ImportError:
+        raise AezError("training needs torch: pip install 'aezip[train]'") from None
+    from ..training.train import TrainConfig, train as run_train
+
+    find_mnist(data, "train"), find_mnist(data, "test")  # fail fast, before any work
+    if weights_dtype not in ("float32", "float16"):
+        raise AezError(f"--weights-dtype {weights_dtype!r} must be float32 or float16")
+    if task not in ("reconstruct", "upscale"):
+        raise AezError(f"--task {task!r} must be reconstruct or upscale")
+    args = [a for a in sys.argv[1:]]
+    command = "aezip " + " ".join(shlex.quote(a) for a in args)
+    cfg = TrainConfig(arch=arch, name=name or arch, data=data, out=out, epochs=epochs, batch_size=batch_size,
+                      lr=lr, weight_decay=weight_decay, seed=seed, train_limit=train_limit, noise=noise,
+                      task=task, quant_noise=quant_noise, rate_weight=rate_weight, threads=threads,
+                      weights_dtype=weights_dtype, command=command)
+    card = run_train(cfg, log=lambda m: typer.echo(m, err=True))
+    p = card_psnr(card)
+    typer.echo(f"{card['name']}: test PSNR {p:.2f} dB, {card['train_seconds']:.0f} s -> {out}/{card['weights']}")
