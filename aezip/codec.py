@@ -133,9 +133,7 @@ class AezCompressor:
         if fraction is None or not fraction > 0:
             raise BadInput(f"quantization step {fraction!r} must be a positive fraction of the code std")
         self.quality = int(quality) if quality is not None and model is None and step is None else 0
-        self.model = name if isinstance(name, zoo.Model) else zoo.get_model(name)
-        if self.model.task != "reconstruct":
-            raise BadInput(f"model {self.model.name!r} is a {self.model.task} model, not a codec model")
+        self.model = zoo.get_codec_model(name)
         self.quantizer = Quantizer.for_model(self.model, fraction)
         self.min_psnr = min_psnr
         self.store_psnr = store_psnr

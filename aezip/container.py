@@ -16,7 +16,7 @@ from .errors import BadAezFile, UnsupportedVersion
 __all__ = [
     "MAGIC", "FORMAT_VERSION", "Header", "Archive",
     "FLAG_NAMES", "FLAG_PSNR", "FLAG_RAW",
-    "pack", "unpack", "read_header", "MAX_IMAGES",
+    "pack", "unpack", "read_header", "model_id", "DIGEST_BYTES", "MAX_IMAGES",
 ]
 
 # §3 File structure
@@ -66,6 +66,17 @@ PSNR_EXACT = 255        # the byte value meaning "reconstructs exactly" (infinit
 MIN_FILE = FIXED.size + 1 + SECTION_LENGTH.size + TRAILER.size
 
 
+DIGEST_BYTES = 8   # §4.1 an archive names its model by the first 8 bytes of the weights' SHA-256
+
+
+def model_id(name, digest):
+    """The one spelling of a model id, ``NAME@DIGEST``: the model's name and the first
+    DIGEST_BYTES of its weights' SHA-256 in hex.  *digest* is those bytes or the SHA-256 as hex."""
+    if isinstance(digest, str):
+        digest = bytes.fromhex(digest)
+    return f"{name}@{bytes(digest[:DIGEST_BYTES]).hex()}"
+
+
 @dataclass(frozen=True)
 class Header:
     """Everything in an .aez file before the sections: what a decoder needs to know."""
@@ -86,7 +97,7 @@ class Header:
     @property
     def model_id(self):
         """The model id as printed by the CLI: ``name@digest-hex``."""
-        return f"{self.model_name}@{self.model_digest.hex()}"
+        return model_id(self.model_name, self.model_digest)
 
     @property
     def has_names(self):

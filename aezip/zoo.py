@@ -5,8 +5,10 @@ with ``"codec": true`` names its weights file and that file's SHA-256.  An
 archive refers to a model by the first 8 bytes of that SHA-256 plus its name,
 so ids are content-addressed: retraining gives a new id, and an archive can
 never be decoded with weights other than the ones that wrote it.  Old weights
-stay installed (a card may be marked ``"retired": true``: still decodes,
-never chosen for new files).
+stay installed (a card may be marked ``"retired": true``: it still decodes,
+but no new archive is written with it and the ladder may not use it).  A card
+that is not valid JSON, or lacks its name, weights or sha256, is an error
+(:class:`~aezip.errors.BadModelCard`), never silently skipped.
 """
 
 import json
@@ -16,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UnknownModel
+from .container import DIGEST_BYTES, model_id
+from .errors import BadInput, BadModelCard, UnknownModel
 from .infer import Network
 from .weights import load_weights
 
-__all__ = ["Model", "trained_dir", "cards", "get_model", "model_for_digest", "LADDER", "DEFAULT_QUALITY",
-           "ladder_row", "measured_point"]
+__all__ = ["Model", "trained_dir", "cards", "get_model", "get_codec_model", "model_for_digest", "LADDER",
+           "DEFAULT_QUALITY", "ladder_row", "measured_point", "card_psnr"]
 
 # Quality level -> (model name, quantization step as a fraction of the model's
 # step unit: the step a rate-aware model was trained for, else each code
@@ -57,21 +60,36 @@ def trained_dir():
     return here / "trained"
 
 
+REQUIRED = ("name", "weights", "sha256")   # what every model card must hold
+
+
+def read_card(path):
+    """One model card (``NAME.json``) as a dict; BadModelCard names the file and what is wrong."""
+    try:
+        card = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadModelCard(f"{path}: cannot read model card ({e})") from None
+    except ValueError as e:
+        raise BadModelCard(f"{path}: model card is not valid JSON ({e})") from None
+    if not isinstance(card, dict):
+        raise BadModelCard(f"{path}: model card is a JSON {type(card).__name__}, expected an object")
+    missing = [k for k in REQUIRED if not card.get(k)]
+    if missing:
+        raise BadModelCard(f"{path}: model card lacks {', '.join(map(repr, missing))}")
+    return card
+
+
 @lru_cache(maxsize=None)
 def _cards(folder):
     out = {}
     for path in sorted(Path(folder).glob("*.json")):
-        try:
-            card = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(card, dict) and card.get("weights") and card.get("sha256"):
-            out[card["name"]] = card
+        card = read_card(path)
+        out[card["name"]] = card
     return out
 
 
 def cards():
-    """{name: model card} of every installed model with weights."""
+    """{name: model card} of every installed model (a bad card is an error, not skipped)."""
     return _cards(str(trained_dir()))
 
 
@@ -83,7 +101,7 @@ class Model:
         self.name = card["name"]
         meta, arrays, digest = load_weights(Path(folder) / card["weights"], expect_sha256=card["sha256"])
         self.sha256 = digest
-        self.digest = bytes.fromhex(digest)[:8]
+        self.digest = bytes.fromhex(digest)[:DIGEST_BYTES]
         self.meta = meta
         self.latent_dim = meta["latent_dim"]
         self.input_shape = tuple(meta["input_shape"])
@@ -99,7 +117,12 @@ class Model:
 
     @property
     def model_id(self):
-        return f"{self.name}@{self.digest.hex()}"
+        return model_id(self.name, self.digest)
+
+    @property
+    def retired(self):
+        """A retired model still decodes its archives but writes no new ones."""
+        return bool(self.card.get("retired"))
 
     def encode(self, images):
         """uint8 (N, H, W) -> float32 codes (N, latent_dim)."""
@@ -162,14 +185,27 @@ def get_model(name):
     return _load(name, folder)
 
 
+def get_codec_model(name_or_model):
+    """A model that may write new archives (by name, or a loaded :class:`Model`): a codec
+    (reconstruct) model that is not retired; else BadInput."""
+    model = name_or_model if isinstance(name_or_model, Model) else get_model(name_or_model)
+    if model.task != "reconstruct":
+        raise BadInput(f"model {model.name!r} is a {model.task} model, not a codec model")
+    if model.retired:
+        raise BadInput(f"model {model.model_id} is retired: it still decodes its archives, "
+                           "but writes no new ones")
+    return model
+
+
 def model_for_digest(digest, name="?"):
-    """Load the installed model whose weights' SHA-256 starts with *digest* (8 bytes)."""
+    """Load the installed model whose weights' SHA-256 starts with *digest* (8 bytes),
+    retired or not: every archive an installed model wrote stays readable."""
     folder = str(trained_dir())
     for card in _cards(folder).values():
-        if bytes.fromhex(card["sha256"])[:8] == digest:
+        if bytes.fromhex(card["sha256"])[:DIGEST_BYTES] == digest:
             return _load(card["name"], folder)
-    have = ", ".join(f"{c['name']}@{c['sha256'][:16]}" for c in _cards(folder).values()) or "none"
-    raise UnknownModel(f"archive needs model {name}@{digest.hex()}, which is not installed "
+    have = ", ".join(model_id(c["name"], c["sha256"]) for c in _cards(folder).values()) or "none"
+    raise UnknownModel(f"archive needs model {model_id(name, digest)}, which is not installed "
                        f"(installed: {have})")
 
 

@@ -7,6 +7,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .. import __version__
+from ..container import model_id
 from ..errors import AezError
 from ..zoo import cards
 from .findings import bullets, ood_lines, summary_lines
@@ -28,7 +29,7 @@ def _environment():
 
     return {"aezip": __version__, "python": platform.python_version(), "numpy": np.__version__,
             "pillow": features.version("pil"), "machine": platform.machine(), "system": platform.system(),
-            "models": {n: f"{n}@{c['sha256'][:16]}" for n, c in cards().items()}}
+            "models": {n: model_id(n, c["sha256"]) for n, c in cards().items()}}
 
 
 def to_json(report, ood=None, command="", seconds=None):

@@ -13,7 +13,7 @@ def models():
     for name, c in cards().items():
         p = card_psnr(c)
         typer.echo(f"{name:<14} {c.get('task', 'reconstruct'):<12} {c['model_id']:<34} "
-                   + (f"{p:.2f} dB" if p is not None else "-"))
+                   + (f"{p:.2f} dB" if p is not None else "-") + ("  (retired: decodes only)" if c.get("retired") else ""))
     typer.echo("")
     typer.echo("quality  model              step   bytes/image   PSNR (MNIST test set, measured)")
     for q in sorted(LADDER):

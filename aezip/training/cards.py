@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..codec import AezCompressor
+from ..container import model_id
 from ..idx import load_mnist
 from ..metrics import psnr
 from ..weights import save_weights
@@ -103,7 +104,7 @@ def write_model(out, name, meta, arrays, card, losses, data_dir, log=print):
     try:
         sha = save_weights(temps[".npz"], meta, arrays)
         card = dict(card, weights=finals[".npz"].name, sha256=sha,
-                    model_id=f"{name}@{sha[:16]}", codec=meta.get("task", "reconstruct") == "reconstruct",
+                    model_id=model_id(name, sha), codec=meta.get("task", "reconstruct") == "reconstruct",
                     task=meta.get("task", "reconstruct"))
         model = Model(dict(card, weights=temps[".npz"].name), out)
         test_x, _ = load_mnist(data_dir, "test")
