@@ -40,6 +40,7 @@ def one_error_line(err):
 
 
 def test_bench_writes_json_markdown_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (the plot extra)")
     j, m, p = tmp_path / "b.json", tmp_path / "b.md", tmp_path / "b.png"
     assert run(DIGITS, "--only", QUICK, "--nondigits", 4, "--json", j, "--markdown", m, "--plot", p) == 0
     out = capsys.readouterr().out

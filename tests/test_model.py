@@ -9,7 +9,7 @@ import pytest
 
 from helpers import REPO, assert_torch_free, digits_for_tests, mnist_folder, tiny_mnist
 from aezip import zoo
-from aezip.errors import BadData, BadWeights, UnknownModel
+from aezip.errors import BadData, BadWeights
 from aezip.idx import parse_idx, read_idx, write_idx
 from aezip.weights import load_weights
 
@@ -61,6 +61,7 @@ def test_numpy_runtime_agrees_with_torch():
 
 def test_short_training_run_loss_falls_and_exports(tmp_path):
     pytest.importorskip("torch")
+    pytest.importorskip("matplotlib", reason="training draws its loss plot with matplotlib (the train extra)")
     from aezip.training.train import TrainConfig, train
     from aezip.zoo import Model
 

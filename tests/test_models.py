@@ -36,6 +36,40 @@ def test_ladder_trades_bytes_for_quality_monotonically():
     assert psnrs == sorted(psnrs)
 
 
+def _stored_psnr(scores):
+    """PSNR over all pixels from per-image PSNRs (inf = exact), as the cards compute it."""
+    mse = np.where(np.isinf(scores), 0.0, 10.0 ** (-np.asarray(scores, np.float64) / 10)).mean()
+    return 10 * np.log10(1 / mse)
+
+
+@pytest.mark.parametrize("quality", range(1, 10))
+def test_card_numbers_hold_on_the_sample_digits(quality):
+    """Recomputed, not read: each level's Codes section and PSNR on the 100 shipped test
+    digits are near what its card measured on the 10,000 (the header is left out: on 100
+    images it adds up to 10 B/image)."""
+    _, _, row = zoo.measured_point(quality)
+    x = sample_digits()
+    comp = AezCompressor(quality)
+    data, scores = comp.compress_archive(x)
+    (start, end), _ = aezip.container.section_spans(data)
+    assert (end - start) / len(x) == pytest.approx(row["bytes_per_image"], rel=0.25)
+    assert _stored_psnr(scores) == pytest.approx(row["psnr"], abs=0.5)
+    assert aezip.metrics.psnr(aezip.decompress(data), x) == pytest.approx(row["psnr"], abs=0.5)
+
+
+@pytest.mark.slow
+def test_card_numbers_are_reproduced_on_the_mnist_test_set(mnist_dir):
+    """Every ladder level's bytes per image and PSNR, recomputed on the full test set the
+    cards were measured on: the bytes exactly, the PSNR to 0.001 dB."""
+    from aezip.idx import load_mnist
+    x = load_mnist(mnist_dir, "test")[0]
+    for q in range(1, 10):
+        _, _, row = zoo.measured_point(q)
+        data, scores = AezCompressor(q).compress_archive(x)
+        assert len(data) / len(x) == pytest.approx(row["bytes_per_image"], abs=1e-4), q
+        assert _stored_psnr(scores) == pytest.approx(row["psnr"], abs=1e-3), q
+
+
 def test_default_quality_meets_its_budget():
     r = _row(*zoo.LADDER[zoo.DEFAULT_QUALITY])
     assert r["bytes_per_image"] <= 8.0
@@ -137,6 +171,7 @@ def test_sort_code_dims_keeps_the_function():
 
 def test_rate_aware_training_writes_a_usable_codec_model(tmp_path):
     pytest.importorskip("torch", reason="torch is not installed (training extra)")
+    pytest.importorskip("matplotlib", reason="training draws its loss plot with matplotlib (the train extra)")
     from aezip.training.train import TrainConfig, train
 
     data = tiny_mnist(tmp_path / "mnist", n_train=256)

