@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from . import zoo
 from .errors import BadInput
 
 __all__ = ["DENOISE_MODEL", "UPSCALE_MODEL", "denoise", "upscale", "add_noise", "downscale",
@@ -37,8 +38,6 @@ def _check(images, shape, what):
 
 
 def _model(name, task):
-    from . import zoo
-
     model = name if isinstance(name, zoo.Model) else zoo.get_model(name)
     if model.task != task:
         raise BadInput(f"model {model.name!r} is a {model.task} model, not a {task} model")
