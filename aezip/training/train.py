@@ -103,25 +103,8 @@ def _inputs(cfg, x, gen):
     return corrupt(x, cfg.noise, gen)
 
 
-def train(cfg: TrainConfig, log=print):
-    """Run one training; return the model card dict."""
-
-    t0 = time.perf_counter()
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    name = cfg.name or cfg.arch
-    out = Path(cfg.out)
-
-    train_x, _ = load_mnist(cfg.data, "train")
-    test_x, _ = load_mnist(cfg.data, "test")
-    data_files = {p.name: sha256_file(p) for split in ("train", "test") for p in find_mnist(cfg.data, split)}
-    if cfg.train_limit:
-        train_x = train_x[: cfg.train_limit]
-    xt = torch.from_numpy(train_x.astype(np.float32) / 255).unsqueeze(1)
-    xv = torch.from_numpy(test_x.astype(np.float32) / 255).unsqueeze(1)
-
+def _build(cfg):
+    """(model, rate prior or None, the parameters to optimize) for *cfg*."""
     model = build(cfg.arch)
     if cfg.task == "upscale":
         # The encoder sees a 14x14 image; upsample it first so every arch applies.
@@ -135,6 +118,29 @@ def train(cfg: TrainConfig, log=print):
         # (a differentiable stand-in for rounding), and the network learns its scale.
         prior = FactorizedPrior(model.latent_dim)
         params += list(prior.parameters())
+    return model, prior, params
+
+
+def _losses(cfg, model, prior, target, gen, dev):
+    """(reconstruction loss, the loss to minimise) of one batch."""
+    z = model.encoder(_inputs(cfg, target, gen))
+    if prior is not None:
+        y = z / cfg.quant_noise
+        y_hat = y + (torch.round(y) - y).detach()
+        recon = model.decoder(y_hat * cfg.quant_noise)
+        loss = torch.nn.functional.mse_loss(recon, target)
+        total = loss
+        if cfg.rate_weight:
+            noisy = y + (torch.rand(y.shape, generator=gen) - 0.5).to(dev)
+            total = loss + cfg.rate_weight * prior.bits(noisy).sum(1).mean() / 784
+        return loss, total
+    recon = model.decoder(z)
+    loss = torch.nn.functional.mse_loss(recon, target)
+    return loss, (loss + cfg.rate_weight * z.abs().mean() if cfg.rate_weight else loss)
+
+
+def _fit(cfg, model, prior, params, xt, log):
+    """Train *model* (and *prior*) on the images *xt*; return the loss of every step."""
     dev = torch.device(cfg.extra.get("device", "cpu"))  # a GPU only for hyper-parameter sweeps
     model.to(dev)
     if prior is not None:
@@ -153,24 +159,10 @@ def train(cfg: TrainConfig, log=print):
             model.train()
             for i in range(steps_per_epoch):
                 idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                target = xt_dev[idx.to(dev)]
-                z = model.encoder(_inputs(cfg, target, gen))
-                if prior is not None:
-                    if cfg.epochs > 1 and epoch == cfg.epochs - 1 and i == 0:
-                        for g in opt.param_groups:  # last epoch at a tenth of the rate
-                            g["lr"] = cfg.lr / 10
-                    y = z / cfg.quant_noise
-                    y_hat = y + (torch.round(y) - y).detach()
-                    recon = model.decoder(y_hat * cfg.quant_noise)
-                    loss = torch.nn.functional.mse_loss(recon, target)
-                    total = loss
-                    if cfg.rate_weight:
-                        noisy = y + (torch.rand(y.shape, generator=gen) - 0.5).to(dev)
-                        total = loss + cfg.rate_weight * prior.bits(noisy).sum(1).mean() / 784
-                else:
-                    recon = model.decoder(z)
-                    loss = torch.nn.functional.mse_loss(recon, target)
-                    total = loss + cfg.rate_weight * z.abs().mean() if cfg.rate_weight else loss
+                if prior is not None and cfg.epochs > 1 and epoch == cfg.epochs - 1 and i == 0:
+                    for g in opt.param_groups:  # last epoch at a tenth of the rate
+                        g["lr"] = cfg.lr / 10
+                loss, total = _losses(cfg, model, prior, xt_dev[idx.to(dev)], gen, dev)
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 opt.step()
@@ -181,16 +173,20 @@ def train(cfg: TrainConfig, log=print):
                     bar.update(task, completed=i + 1, loss=running)
             if bar.disable:
                 log(f"epoch {epoch + 1}/{cfg.epochs}: running loss {running:.5f}")
-    train_seconds = time.perf_counter() - t0
+    return losses
 
+
+def _evaluate(cfg, model, xt, xv):
+    """(train loss, test loss, the training set's codes) of the trained model, on the CPU;
+    a rate-aware model's code dimensions are sorted widest first."""
     model.cpu()
     model.eval()
+    n = xt.shape[0]
     with torch.no_grad():
         gen_eval = torch.Generator().manual_seed(cfg.seed + 1)
         train_sse = sum(torch.nn.functional.mse_loss(model(_inputs(cfg, xt[j:j + 4096], gen_eval)),
                                                      xt[j:j + 4096], reduction="sum").item()
                         for j in range(0, n, 4096))
-        train_loss = train_sse / (n * 784)
         codes = torch.cat([model.encoder(_inputs(cfg, xt[j:j + 4096], gen_eval)) for j in range(0, n, 4096)]).numpy()
         if cfg.quant_noise:
             # widest code dimensions first: alike neighbours code smaller (see sort_code_dims)
@@ -199,7 +195,11 @@ def train(cfg: TrainConfig, log=print):
             codes = codes[:, order]
         test_in = torch.cat([_inputs(cfg, xv[j:j + 4096], gen_eval) for j in range(0, len(xv), 4096)])
         test_loss = torch.nn.functional.mse_loss(model(test_in), xv).item()
+    return train_sse / (n * 784), test_loss, codes
 
+
+def _export(cfg, model, codes, name):
+    """(meta, arrays) of the weights file: the numpy op lists, their arrays, the calibration."""
     enc_ops, enc_arrays = export_layers(model.encoder, "encoder")
     dec_ops, dec_arrays = export_layers(model.decoder, "decoder")
     if cfg.task == "upscale":
@@ -225,6 +225,33 @@ def train(cfg: TrainConfig, log=print):
         "decoder": dec_ops,
         "calibration": calibration,
     }
+    arrays = {**enc_arrays, **dec_arrays}
+    if cfg.weights_dtype != "float32":
+        # stored rounded; the numpy runtime (and the card's measurements) compute in float32
+        arrays = {k: v.astype(cfg.weights_dtype) for k, v in arrays.items()}
+    return meta, arrays
+
+
+def train(cfg: TrainConfig, log=print):
+    """Run one training; return the model card dict."""
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    name = cfg.name or cfg.arch
+    train_x, _ = load_mnist(cfg.data, "train")
+    test_x, _ = load_mnist(cfg.data, "test")
+    data_files = {p.name: sha256_file(p) for split in ("train", "test") for p in find_mnist(cfg.data, split)}
+    if cfg.train_limit:
+        train_x = train_x[: cfg.train_limit]
+    xt = torch.from_numpy(train_x.astype(np.float32) / 255).unsqueeze(1)
+    xv = torch.from_numpy(test_x.astype(np.float32) / 255).unsqueeze(1)
+    model, prior, params = _build(cfg)
+    losses = _fit(cfg, model, prior, params, xt, log)
+    train_seconds = time.perf_counter() - t0
+    train_loss, test_loss, codes = _evaluate(cfg, model, xt, xv)
+    meta, arrays = _export(cfg, model, codes, name)
     card = {
         "name": name,
         "arch": cfg.arch,
@@ -248,8 +275,4 @@ def train(cfg: TrainConfig, log=print):
             "threads": torch.get_num_threads(),
         },
     }
-    arrays = {**enc_arrays, **dec_arrays}
-    if cfg.weights_dtype != "float32":
-        # stored rounded; the numpy runtime (and the card's measurements) compute in float32
-        arrays = {k: v.astype(cfg.weights_dtype) for k, v in arrays.items()}
-    return write_model(out, name, meta, arrays, card, losses, cfg.data, log=log)
+    return write_model(Path(cfg.out), name, meta, arrays, card, losses, cfg.data, log=log)
