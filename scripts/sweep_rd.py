@@ -52,7 +52,7 @@ def _shims():
 def one(cfgt):
     _shims()
     import torch
-    import aezip.training.cards as cards
+    import aezip.training.train as training
     from aezip.training.train import TrainConfig, train
     from aezip.weights import save_weights
     arch, qn, lam = cfgt
@@ -64,7 +64,7 @@ def one(cfgt):
         card = dict(card, sha256=sha, weights=f"{name}.npz", name=name)
         (OUT / f"{name}.json").write_text(json.dumps(card, indent=1))
         return card
-    cards.write_model = write_model
+    training.write_model = write_model   # train() writes through this name
     cfg = TrainConfig(arch=arch, name=name, data=DATA, out=str(OUT), epochs=EPOCHS, batch_size=64,
                       quant_noise=qn, rate_weight=lam, extra={"device": "cuda"})
     t = time.time()
