@@ -52,9 +52,58 @@ def _at(r):
         f"{r.bytes_per_image:,.1f} B/image, exact"
 
 
+def _against_classical(az, best, hi, classical):
+    """Statements on aezip against the classical lossy codecs' rows."""
+    lines = []
+    smallest = min(classical, key=lambda r: r.bytes_per_image)
+    if smallest.bytes_per_image > hi.bytes_per_image:
+        lines.append(f"Wins below {smallest.bytes_per_image:.0f} B/image: no classical lossy file is "
+                     f"that small. The smallest is {_name(smallest)} at {_at(smallest)}, "
+                     f"{smallest.bytes_per_image / hi.bytes_per_image:.0f}x aezip's largest setting.")
+    beats = [r for r in classical if r.psnr > best.psnr]
+    if beats:
+        over = min(beats, key=lambda r: r.bytes_per_image)
+        lines.append(f"Loses above that: the best classical lossy codec overtakes aezip at "
+                     f"{over.bytes_per_image:.1f} B/image / {over.psnr:.2f} dB ({_name(over)}), "
+                     f"{over.psnr - best.psnr:+.2f} dB over aezip's best "
+                     f"({best.setting}, {_at(best)}) for {over.bytes_per_image / best.bytes_per_image:.1f}x "
+                     f"the bytes.")
+    dominated = [(a, [r for r in classical if r.bytes_per_image <= a.bytes_per_image and r.psnr >= a.psnr])
+                 for a in az]
+    hit = [(a, min(d, key=lambda r: r.bytes_per_image)) for a, d in dominated if d]
+    for a, r in hit:
+        lines.append(f"Loses outright: {_name(r)} ({_at(r)}) is no larger and no worse than "
+                     f"aezip {a.setting} ({_at(a)}).")
+    return lines
+
+
+def _against_pca(az, best, pca, fit):
+    """Statements on aezip against PCA's frontier *pca*, setting by setting."""
+    lines = [f"Against the linear autoencoder (PCA + zstd, fitted on {fit}), at equal "
+             "size (PCA interpolated between its settings, linear in log bytes):"]
+    for a in az:
+        p = _interp_psnr(pca, a.bytes_per_image)
+        need = _interp_bytes(pca, a.psnr)
+        if p is None:
+            verdict = f"PCA has no setting this small (its smallest: {_at(pca[0])})"
+        else:
+            verdict = f"PCA {p:.2f} dB, aezip {'wins' if a.psnr > p else 'loses'} by {abs(a.psnr - p):.2f} dB"
+        if need is not None:
+            verdict += f"; PCA needs {need:.1f} B/image ({need / a.bytes_per_image:.2f}x) for aezip's PSNR"
+        lines.append(f"  - aezip {a.setting} ({_at(a)}): {verdict}.")
+    over = [r for r in pca if r.psnr > best.psnr]
+    if over:
+        r = over[0]
+        lines.append(f"PCA overtakes aezip's best PSNR at {r.bytes_per_image:.1f} B/image / {r.psnr:.2f} dB "
+                     f"({r.setting}); above that size the linear baseline is the better lossy choice here.")
+    else:
+        lines.append(f"PCA stays below aezip's best PSNR up to {pca[-1].bytes_per_image:.1f} B/image "
+                     f"({pca[-1].setting}, {pca[-1].psnr:.2f} dB).")
+    return lines
+
+
 def summary_lines(report):
     """Plain statements, computed from the rows, of where aezip wins and where it loses."""
-
     az = sorted(report.by_family("aezip"), key=lambda r: r.bytes_per_image)
     if not az:
         return ["aezip was not measured in this run (--only)."]
@@ -77,47 +126,10 @@ def summary_lines(report):
                      f"Loses on fidelity: those are exact, aezip is not.")
     classical = [r for r in report.by_family("lossy") if r.psnr is not None]
     if classical:
-        smallest = min(classical, key=lambda r: r.bytes_per_image)
-        if smallest.bytes_per_image > hi.bytes_per_image:
-            lines.append(f"Wins below {smallest.bytes_per_image:.0f} B/image: no classical lossy file is "
-                         f"that small. The smallest is {_name(smallest)} at {_at(smallest)}, "
-                         f"{smallest.bytes_per_image / hi.bytes_per_image:.0f}x aezip's largest setting.")
-        beats = [r for r in classical if r.psnr > best.psnr]
-        if beats:
-            over = min(beats, key=lambda r: r.bytes_per_image)
-            lines.append(f"Loses above that: the best classical lossy codec overtakes aezip at "
-                         f"{over.bytes_per_image:.1f} B/image / {over.psnr:.2f} dB ({_name(over)}), "
-                         f"{over.psnr - best.psnr:+.2f} dB over aezip's best "
-                         f"({best.setting}, {_at(best)}) for {over.bytes_per_image / best.bytes_per_image:.1f}x "
-                         f"the bytes.")
-        dominated = [(a, [r for r in classical if r.bytes_per_image <= a.bytes_per_image and r.psnr >= a.psnr])
-                     for a in az]
-        hit = [(a, min(d, key=lambda r: r.bytes_per_image)) for a, d in dominated if d]
-        for a, r in hit:
-            lines.append(f"Loses outright: {_name(r)} ({_at(r)}) is no larger and no worse than "
-                         f"aezip {a.setting} ({_at(a)}).")
+        lines += _against_classical(az, best, hi, classical)
     pca = _frontier(report.by_family("pca"))
     if pca:
-        lines.append(f"Against the linear autoencoder (PCA + zstd, fitted on {report.pca_fit}), at equal "
-                     "size (PCA interpolated between its settings, linear in log bytes):")
-        for a in az:
-            p = _interp_psnr(pca, a.bytes_per_image)
-            need = _interp_bytes(pca, a.psnr)
-            if p is None:
-                verdict = f"PCA has no setting this small (its smallest: {_at(pca[0])})"
-            else:
-                verdict = f"PCA {p:.2f} dB, aezip {'wins' if a.psnr > p else 'loses'} by {abs(a.psnr - p):.2f} dB"
-            if need is not None:
-                verdict += f"; PCA needs {need:.1f} B/image ({need / a.bytes_per_image:.2f}x) for aezip's PSNR"
-            lines.append(f"  - aezip {a.setting} ({_at(a)}): {verdict}.")
-        over = [r for r in pca if r.psnr > best.psnr]
-        if over:
-            r = over[0]
-            lines.append(f"PCA overtakes aezip's best PSNR at {r.bytes_per_image:.1f} B/image / {r.psnr:.2f} dB "
-                         f"({r.setting}); above that size the linear baseline is the better lossy choice here.")
-        else:
-            lines.append(f"PCA stays below aezip's best PSNR up to {pca[-1].bytes_per_image:.1f} B/image "
-                         f"({pca[-1].setting}, {pca[-1].psnr:.2f} dB).")
+        lines += _against_pca(az, best, pca, report.pca_fit)
     firsts = {}
     for r in report.rows:
         if r.family != "aezip":
