@@ -3,7 +3,10 @@
 Every error aezip raises on purpose is an :class:`AezError`.  Malformed or
 damaged archives raise :class:`BadAezFile`, which is also an :class:`OSError`
 (as :class:`gzip.BadGzipFile` is), so ``except OSError`` keeps working for
-callers that treat a bad file like any other I/O failure.
+callers that treat a bad file like any other I/O failure.  Bad inputs to compress are
+:class:`BadInput`, bad training data :class:`BadData`, a damaged installed model
+:class:`BadWeights` or :class:`BadModelCard` (not :class:`UnknownModel`, which means
+"not installed"), refused outputs :class:`OutputExists` and :class:`UnsafeName`.
 """
 
 __all__ = [

@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 import aezip
+import aezip.weights
 from aezip import container, zoo
 from aezip.codec import AezCompressor, AezDecompressor
 from aezip.errors import BadInput, BadModelCard
@@ -70,3 +71,14 @@ def test_decompressor_loads_each_model_once(monkeypatch):
     for _ in range(3):
         dec.decompress(data)
     assert len(calls) == 1
+
+
+def test_damaged_weights_are_bad_weights_not_an_unknown_model(models_copy):
+    blob = bytearray((models_copy / "mlp9.npz").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (models_copy / "mlp9.npz").write_bytes(bytes(blob))
+    with pytest.raises(aezip.BadWeights, match=r"mlp9.npz: SHA-256 .* does not match its model card"):
+        zoo.get_model("mlp9")
+    with pytest.raises(aezip.BadWeights, match=r"mlp9.npz: not a valid aezip weights file"):
+        aezip.weights.load_weights(models_copy / "mlp9.npz")
+    assert not issubclass(aezip.BadWeights, aezip.UnknownModel)

@@ -16,7 +16,8 @@ from ..inputs import gather, read_stdin_images
 from ..outputs import output_names, write_bytes_atomic, write_tree
 from ._ui import fail
 
-__all__ = ["SHOW_SKIPPED", "read_input_bytes", "named", "decode_file", "read_inputs", "report_skipped",
+__all__ = ["SHOW_SKIPPED", "DECODER", "read_input_bytes", "read_stdin", "named", "unpack_file", "decode_file",
+           "read_inputs", "report_skipped", "array_bytes",
            "refuse_existing", "write_images", "encode_png"]
 
 SHOW_SKIPPED = 10   # skipped input files listed one by one; the rest are counted
@@ -73,17 +74,18 @@ def decode_file(path, progress=None, data=None):
         raise named(path, e) from None
 
 
-def report_skipped(ui, skipped, verbose, count, action):
-    """Warn about input files left out: the first SHOW_SKIPPED (all with *verbose*), then a count."""
+def report_skipped(ui, skipped, verbose, count, action, has_verbose=True):
+    """Warn about input files left out: the first SHOW_SKIPPED (all with *verbose*), then a count;
+    *has_verbose* says whether the command has a -v that would list them all."""
     for path, reason in skipped[:SHOW_SKIPPED if not verbose else None]:
         ui.warn(f"skipped {reason}" if str(path) in reason else f"skipped {path}: {reason}")
     if len(skipped) > SHOW_SKIPPED and not verbose:
-        ui.warn(f"... and {len(skipped) - SHOW_SKIPPED} more skipped file(s) (-v lists all)")
+        ui.warn(f"... and {len(skipped) - SHOW_SKIPPED} more skipped file(s)" + (" (-v lists all)" if has_verbose else ""))
     if skipped:
         ui.warn(f"{len(skipped)} file(s) skipped, {count} image(s) {action}")
 
 
-def read_inputs(ui, paths, strict, verbose=False, exact_shape=None, action="compressed"):
+def read_inputs(ui, paths, strict, verbose=False, exact_shape=None, action="compressed", has_verbose=True):
     """Images from CLI *paths* or '-' (stdin), as compress, denoise, upscale and bench read them:
     (images, names or None, number preprocessed, source form, input bytes).  Skipped files
     are reported (the first SHOW_SKIPPED unless *verbose*), and with *strict* are an error."""
@@ -95,7 +97,7 @@ def read_inputs(ui, paths, strict, verbose=False, exact_shape=None, action="comp
         fail("'-' (stdin) cannot be mixed with other inputs")
     with ui.task("reading inputs") as advance:
         got = gather(paths, progress=advance, exact_shape=exact_shape)
-    report_skipped(ui, got.skipped, verbose, got.count, action)
+    report_skipped(ui, got.skipped, verbose, got.count, action, has_verbose)
     if got.skipped and strict:
         fail(f"{len(got.skipped)} input file(s) skipped and --strict is set")
     return got.stack(), got.names, got.preprocessed, got.source_form, got.original_bytes

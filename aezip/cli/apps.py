@@ -99,30 +99,32 @@ _QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors.")
 _VERBOSE = typer.Option(False, "--verbose", "-v", help="Say more.")
 
 
-def denoise(
-    paths: List[str] = typer.Argument(..., help="Folders, image files, IDX files or .npy arrays; '-' for stdin."),
-    output: str = _OUTPUT,
-    fmt: Optional[str] = _FORMAT,
-    strict: bool = _STRICT,
-    force: bool = _FORCE,
-    quiet: bool = _QUIET,
-    verbose: bool = _VERBOSE,
-):
-    """Remove noise from 28x28 digit images with the bundled denoising autoencoder."""
-    _transform(Ui(quiet, verbose), paths, output, fmt, strict, force, (28, 28), apps.denoise, "denoised")
+def _transform_command(name, shape, fn, suffix, paths_help, doc):
+    """The `denoise` or `upscale` command: read images of *shape*, apply *fn*, write them."""
+    def command(
+        paths: List[str] = typer.Argument(..., help=paths_help),
+        output: str = _OUTPUT,
+        fmt: Optional[str] = _FORMAT,
+        strict: bool = _STRICT,
+        force: bool = _FORCE,
+        quiet: bool = _QUIET,
+        verbose: bool = _VERBOSE,
+    ):
+        _transform(Ui(quiet, verbose), paths, output, fmt, strict, force, shape, fn, suffix)
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = doc
+    return command
 
 
-def upscale(
-    paths: List[str] = typer.Argument(..., help="14x14 images: folders, image files, IDX/.npy; '-' for stdin."),
-    output: str = _OUTPUT,
-    fmt: Optional[str] = _FORMAT,
-    strict: bool = _STRICT,
-    force: bool = _FORCE,
-    quiet: bool = _QUIET,
-    verbose: bool = _VERBOSE,
-):
-    """Up-sample 14x14 digit images to 28x28 with the bundled up-sampling autoencoder."""
-    _transform(Ui(quiet, verbose), paths, output, fmt, strict, force, (14, 14), apps.upscale, "upscaled")
+denoise = _transform_command(
+    "denoise", (28, 28), apps.denoise, "denoised",
+    "Folders, image files, IDX files or .npy arrays; '-' for stdin.",
+    "Remove noise from 28x28 digit images with the bundled denoising autoencoder.")
+upscale = _transform_command(
+    "upscale", (14, 14), apps.upscale, "upscaled",
+    "14x14 images: folders, image files, IDX/.npy; '-' for stdin.",
+    "Up-sample 14x14 digit images to 28x28 with the bundled up-sampling autoencoder.")
 
 
 def show(

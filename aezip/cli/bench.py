@@ -46,7 +46,7 @@ def _images(paths, ui, strict, fit_dir):
                            "or --fit-data to bench the MNIST test set)")
         path = find_mnist(fit_dir, "test")[0]
         return read_idx(path), str(path)
-    images, _, pre, _, _ = read_inputs(ui, paths, strict, action="benched")
+    images, _, pre, _, _ = read_inputs(ui, paths, strict, action="benched", has_verbose=False)
     if pre:
         ui.info(f"{pre} image(s) were not 28x28 white-on-black and got MNIST preprocessing")
     return images, "<stdin>" if paths == ["-"] else " ".join(paths)
