@@ -30,16 +30,20 @@ def __getattr__(name):
     if name in ("AezCompressor", "AezDecompressor"):
         from . import codec
         return getattr(codec, name)
-    if name == "Header":
-        from .container import Header
-        return Header
+    if name == "Header":   # what read_header returns: the parsed archive of either version
+        from .archive import Contents
+        return Contents
     raise AttributeError(f"module 'aezip' has no attribute {name!r}")
 
 
-def compress(images, *, quality=None, names=None, min_psnr=None):
-    """Compress uint8 images (N, 28, 28) and return the bytes of an .aez file."""
+def compress(images, *, quality=None, model=None, names=None, min_psnr=None):
+    """Compress uint8 images (N, 28, 28) and return the bytes of an .aez file.
+
+    *quality* 1..9 (default 5) picks the rate; *model* names an installed codec model to
+    use instead of the quality ladder's; *min_psnr* stores images that would reconstruct
+    below it exactly."""
     from .codec import AezCompressor
-    return AezCompressor(quality, min_psnr=min_psnr).compress(images, names=names)
+    return AezCompressor(quality, model=model, min_psnr=min_psnr).compress(images, names=names)
 
 
 def decompress(data):
@@ -49,8 +53,9 @@ def decompress(data):
 
 
 def read_header(data_or_file):
-    """Return the :class:`Header` of an .aez file (bytes, a path or a binary file object)."""
-    from .container import read_header as _read
+    """Return what an .aez file says (bytes, a path or a binary file object): count, quality,
+    model_id, names, psnr, ... (:class:`aezip.archive.Contents`); the whole file is checked."""
+    from .archive import read_header as _read
     if isinstance(data_or_file, (bytes, bytearray, memoryview)):
         return _read(data_or_file)
     if hasattr(data_or_file, "read"):

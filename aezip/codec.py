@@ -12,72 +12,20 @@ import math
 
 import numpy as np
 
-from . import container, zoo
-from .container import PSNR_EXACT, PSNR_UNIT, Header
-from .errors import BadAezFile, BadInput
+from . import archive, container, container_v2, zoo
+from .archive import PSNR_EXACT, PSNR_UNIT
+from .errors import BadAezFile, BadInput, UnsafeName
+from .grid import STEP_FRACTION, Grid, grid_for
+from .names import check_names
 from .metrics import psnr_per_image
 from .parallel import map_chunks
 
 __all__ = ["AezCompressor", "AezDecompressor", "Quantizer"]
 
 
-class Quantizer:
-    """Uniform scalar quantizer per code dimension: q = round((z - offset) / step)."""
-
-    def __init__(self, offsets, steps, sample_size):
-        self.offsets = np.asarray(offsets, np.float32)
-        self.steps = np.asarray(steps, np.float32)
-        self.sample_size = sample_size
-        self.top = (1 << (8 * sample_size)) - 1
-
-    @classmethod
-    def for_model(cls, model, step_fraction):
-        """The quantizer for *model* at a step of *step_fraction* times its unit.
-
-        The unit is the step a rate-aware model was trained for (its calibration's
-        ``quant_step``: see :meth:`_trained_grid`), else each code dimension's standard
-        deviation on the training set (:meth:`_std_grid`).
-        """
-        if model.meta["calibration"].get("quant_step") is not None:
-            lo, steps = cls._trained_grid(model, step_fraction)
-        else:
-            lo, steps = cls._std_grid(model, step_fraction)
-        hi = model.code_max + 0.25 * (model.code_max - model.code_min)
-        levels = np.ceil((hi - lo) / steps).max() + 1
-        return cls(lo, steps, 1 if levels <= 256 else 2)
-
-    @staticmethod
-    def _trained_grid(model, step_fraction):
-        """(offsets, steps) on the grid k * step of the step the model was trained for.
-
-        A step fraction of 1 rounds as in training.  The offsets are placed so that every
-        dimension's mean code lands on the same byte value: zstd codes all dimensions with
-        one Huffman table per block, which fits better when the dimensions' histograms share
-        their centre (~5% smaller).
-        """
-        cal = model.meta["calibration"]
-        span = model.code_max - model.code_min
-        steps = np.asarray(cal["quant_step"], np.float64) * step_fraction
-        center = np.round(np.asarray(cal["mean"], np.float64) / steps)
-        below = int(np.max(center - np.floor((model.code_min - 0.25 * span) / steps)))
-        return ((center - below) * steps).astype(np.float32), steps.astype(np.float32)
-
-    @staticmethod
-    def _std_grid(model, step_fraction):
-        """(offsets, steps): a step of *step_fraction* code standard deviations, from just
-        below the smallest code seen in training."""
-        span = model.code_max - model.code_min
-        # a dead code dimension (std 0, as in a collapsed network) still gets a valid step
-        steps = (np.maximum(model.code_std, 1e-6) * step_fraction).astype(np.float32)
-        return (model.code_min - 0.25 * span).astype(np.float32), steps
-
-    def quantize(self, z):
-        q = np.rint((z - self.offsets) / self.steps)
-        np.clip(q, 0, self.top, out=q)
-        return q.astype(np.uint8 if self.sample_size == 1 else np.uint16)
-
-    def dequantize(self, q):
-        return self.offsets + q.astype(np.float32) * self.steps
+def Quantizer(offsets, steps, sample_size):
+    """A version 1 table as a :class:`~aezip.grid.Grid` (every code value of the sample size allowed)."""
+    return Grid(offsets, steps, np.full(len(offsets), 1 << (8 * sample_size)))
 
 
 def decode_codes(model, quantizer, codes, progress=None):
@@ -107,108 +55,129 @@ def _check_images(images, shape):
 
 
 class AezCompressor:
-    """Compresses uint8 (N, 28, 28) image stacks into .aez bytes.
+    """Compresses uint8 (N, 28, 28) image stacks into .aez bytes (format version 2).
 
     :param quality: 1 (smallest) .. 9 (best); default :data:`aezip.zoo.DEFAULT_QUALITY`.
-    :param model: model name, overriding the ladder's choice (then *step* applies).
-    :param step: quantization step as a fraction of each code dimension's std.
+        The level fixes the quantization grid (formats/aez.md §4.3) of whichever model codes.
+    :param model: model name (or loaded model) instead of the ladder's choice for *quality*.
+    :param step: a custom quantization step, as a fraction of the model's step unit; the
+        grid is then stored in the archive (level 0).
     :param min_psnr: images that would reconstruct below this PSNR (dB) are stored
-        losslessly instead (zstd of their pixels), so nothing is lost.
+        exactly instead (the Raw section), so nothing is lost.
     :param store_psnr: store each image's PSNR in the archive (the quality contract).
     """
 
     def __init__(self, quality=None, *, model=None, step=None, min_psnr=None, store_psnr=True):
-        if quality is None and model is None:
+        if quality is None:
             quality = zoo.DEFAULT_QUALITY
-        if quality is not None:
-            if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 9:
-                raise BadInput(f"quality {quality!r} must be an integer from 1 to 9")
-            name, fraction = zoo.ladder_row(int(quality))
+        if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 9:
+            raise BadInput(f"quality {quality!r} must be an integer from 1 to 9")
+        if step is not None and not (isinstance(step, (int, float, np.floating)) and 0 < step < 1e6):
+            raise BadInput(f"quantization step {step!r} must be a positive fraction of the model's step unit")
+        self.model = zoo.get_codec_model(model if model is not None else zoo.ladder_row(int(quality))[0])
+        cal = self.model.meta["calibration"]
+        if step is None:
+            self.quality = int(quality)
+            self.grid = grid_for(cal, STEP_FRACTION[self.quality])
+            self.quant_table = None
         else:
-            name, fraction = model, None
-        if model is not None:
-            name = model
-        if step is not None:
-            fraction = step
-        if fraction is None or not fraction > 0:
-            raise BadInput(f"quantization step {fraction!r} must be a positive fraction of the code std")
-        self.quality = int(quality) if quality is not None and model is None and step is None else 0
-        self.model = zoo.get_codec_model(name)
-        self.quantizer = Quantizer.for_model(self.model, fraction)
+            self.quality = 0
+            g = grid_for(cal, float(step))
+            self.grid = Grid.from_table(g.offsets, g.steps, g.sample_size, cal)
+            self.quant_table = container_v2.QuantTable(g.sample_size, tuple(g.offsets.tolist()),
+                                                       tuple(g.steps.tolist()))
         self.min_psnr = min_psnr
         self.store_psnr = store_psnr
+
+    @property
+    def quantizer(self):
+        return self.grid
 
     def encode(self, images, progress=None):
         """Return (quantized codes, per-image PSNR in dB of their reconstructions) of checked images.
 
         *progress*, if given, is called with the number of images done after each chunk.
         """
-        m, qz = self.model, self.quantizer
-        codes = np.empty((len(images), m.latent_dim), np.uint8 if qz.sample_size == 1 else np.uint16)
+        m, grid = self.model, self.grid
+        codes = np.empty((len(images), m.latent_dim), grid.dtype)
         scores = np.empty(len(images))
 
         def work(lo, hi):
-            q = qz.quantize(m.encode(images[lo:hi]))
+            q = grid.quantize(m.encode(images[lo:hi]))
             codes[lo:hi] = q
-            scores[lo:hi] = psnr_per_image(images[lo:hi], m.decode(qz.dequantize(q)))
+            scores[lo:hi] = psnr_per_image(images[lo:hi], m.decode(grid.dequantize(q)))
 
         map_chunks(work, len(images), progress)
         return codes, scores
 
     def decode(self, codes, progress=None):
         """The images a decoder makes of quantized *codes* (what :meth:`encode` returned)."""
-        return decode_codes(self.model, self.quantizer, codes, progress)
+        return decode_codes(self.model, self.grid, codes, progress)
 
-    def compress(self, images, names=None, source_form=container.SOURCE_IMAGES):
+    def compress(self, images, names=None, source_form=container.SOURCE_IMAGES, preprocessed=False):
         """Return the bytes of an .aez file holding *images* (uint8 (N, H, W))."""
-        return self.compress_archive(images, names, source_form)[0]
+        return self.compress_archive(images, names, source_form, preprocessed=preprocessed)[0]
 
-    def compress_archive(self, images, names=None, source_form=container.SOURCE_IMAGES, progress=None):
+    def compress_archive(self, images, names=None, source_form=container.SOURCE_IMAGES, progress=None,
+                         preprocessed=False):
         """Return (.aez bytes, per-image PSNR in dB of what a decoder will output; inf = exact)."""
         images = _check_images(images, self.model.output_shape)
-        if names is not None:
-            names = [str(n) for n in names]
-            if len(names) != len(images):
-                raise BadInput(f"{len(names)} names for {len(images)} images")
+        names = _check_names(names, len(images), source_form)
         codes, scores = self.encode(images, progress)
-        raw_index = raw_pixels = None
+        raw = None
         if self.min_psnr is not None:
-            raw_index = np.flatnonzero(scores < self.min_psnr).astype(np.uint32)
-            raw_pixels = images[raw_index]
-            scores[raw_index] = math.inf
-        stored = None
-        if self.store_psnr:
-            stored = np.where(np.isinf(scores), PSNR_EXACT,
-                              np.clip(np.floor(scores / PSNR_UNIT), 0, PSNR_EXACT - 1)).astype(np.uint8)
-        m, qz = self.model, self.quantizer
-        header = Header(container.FORMAT_VERSION, 0, self.quality, qz.sample_size, m.digest, m.name,
-                        len(images), images.shape[1], images.shape[2], m.latent_dim,
-                        tuple(qz.offsets.tolist()), tuple(qz.steps.tolist()), source_form)
-        data = container.pack(header, codes, names=names, psnr=stored,
-                              raw_index=raw_index, raw_pixels=raw_pixels)
+            index = np.flatnonzero(scores < self.min_psnr)
+            if len(index):
+                raw = (index, container_v2.PLAIN_PIXELS, images[index].tobytes())
+                scores[index] = math.inf
+        stored = psnr_bytes(scores) if self.store_psnr else None
+        data = archive.write_lossy(self.model.digest, self.quality, self.grid, codes, source_form=source_form,
+                                   names=names, psnr=stored, raw=raw, quant_table=self.quant_table,
+                                   preprocessed=preprocessed)
         return data, scores
 
 
+def psnr_bytes(scores):
+    """The Psnr section's bytes (§5.3): floor(PSNR / 0.5) clipped to 0..254, 255 for exact."""
+    return np.where(np.isinf(scores), PSNR_EXACT,
+                    np.clip(np.floor(scores / PSNR_UNIT), 0, PSNR_EXACT - 1)).astype(np.uint8)
+
+
+def _check_names(names, count, source_form):
+    if names is None:
+        return None
+    names = [str(n) for n in names]
+    if len(names) != count:
+        raise BadInput(f"{len(names)} names for {count} images")
+    if source_form != container.SOURCE_IMAGES:
+        raise BadInput("names are only stored for image files (source form 0), not for one IDX or .npy array")
+    try:
+        check_names(names)
+    except UnsafeName as e:
+        raise BadInput(f"{e} (aezip.names.unique_names makes a list that passes)") from None
+    return names
+
+
 class AezDecompressor:
-    """Decodes .aez bytes into uint8 (N, H, W) images; the mirror of :class:`AezCompressor`.
+    """Decodes .aez bytes (format version 1 or 2) into uint8 (N, H, W) images; the mirror of
+    :class:`AezCompressor`.
 
     ``decompress`` mirrors ``compress``, ``decompress_archive`` mirrors ``compress_archive``
-    and ``decode`` (a parsed archive's codes -> images) mirrors ``encode``.  The models it
-    loads are kept, by digest, so one decompressor reused over many archives loads each once.
+    and ``decode`` (a parsed archive -> images) mirrors ``encode``.  The models it loads are
+    kept, by digest, so one decompressor reused over many archives loads each once.
     """
 
     def __init__(self):
         self._models = {}
 
-    def model_for(self, header):
-        """The installed model that wrote the archive with *header*, checked against its shape."""
-        model = self._models.get(header.model_digest)
+    def model_for(self, contents):
+        """The installed model that wrote the archive (parsed into *contents*)."""
+        model = self._models.get(contents.model_digest)
         if model is None:
-            model = zoo.model_for_digest(header.model_digest, header.model_name)
-            self._models[header.model_digest] = model
-        if model.latent_dim != header.latent_dim or model.output_shape != (header.height, header.width):
-            raise BadAezFile(f"archive shape ({header.latent_dim} codes, {header.width}x{header.height}) does "
-                             f"not match model {model.model_id} ({model.latent_dim} codes, {model.output_shape})")
+            model = zoo.model_for_digest(contents.model_digest, contents.model_name)
+            self._models[contents.model_digest] = model
+        if model.task != "reconstruct":
+            raise BadAezFile(f"archive names model {model.model_id}, a {model.task} model, not a codec model")
         return model
 
     def decompress(self, data):
@@ -216,16 +185,33 @@ class AezDecompressor:
         return self.decompress_archive(data)[1]
 
     def decompress_archive(self, data, progress=None):
-        """Return (parsed archive, images); *progress* as for :meth:`AezCompressor.encode`."""
-        archive = container.unpack(data)
-        return archive, self.decode(archive, progress)
+        """Return (parsed :class:`~aezip.archive.Contents`, images); *progress* as for
+        :meth:`AezCompressor.encode`."""
+        contents = archive.read(data)
+        return contents, self.decode(contents, progress)
 
-    def decode(self, archive, progress=None):
-        """The images of a parsed :class:`~aezip.container.Archive`: its codes decoded, and
-        the images it stores losslessly put in their places."""
-        h = archive.header
-        images = decode_codes(self.model_for(h), Quantizer(h.offsets, h.steps, h.sample_size), archive.codes,
-                              progress)
-        if len(archive.raw_index):
-            images[archive.raw_index] = archive.raw_pixels
-        return images
+    def decode(self, contents, progress=None):
+        """The images of a parsed archive: its codes decoded, and the images it stores
+        exactly put in their places."""
+        out = None
+        for lo, hi, images in self.iter_decode(contents, progress=progress):
+            if out is None:
+                out = np.empty((contents.count,) + images.shape[1:], np.uint8)
+            out[lo:hi] = images
+        return out
+
+    def iter_decode(self, contents, chunk=16384, progress=None):
+        """(start, stop, images) pieces of the archive's images, in order, *chunk* at a time:
+        memory stays bounded by the chunk, whatever the archive holds."""
+        model = self.model_for(contents)
+        grid = contents.grid(model)
+        codes = contents.codes(model, grid)
+        raw_index = contents.raw_index
+        raw = contents.raw_images(model.output_shape) if len(raw_index) else None
+        for lo in range(0, contents.count, chunk):
+            hi = min(lo + chunk, contents.count)
+            images = decode_codes(model, grid, codes[lo:hi], progress)
+            if raw is not None:
+                a, b = np.searchsorted(raw_index, [lo, hi])
+                images[raw_index[a:b] - lo] = raw[a:b]
+            yield lo, hi, images

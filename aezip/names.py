@@ -60,24 +60,25 @@ def name_key(name):
     return unicodedata.normalize("NFC", name).casefold()
 
 
-def check_names(names, where="archive"):
+def check_names(names):
     """Raise UnsafeName for the first invalid name, duplicate, or name that is also a folder."""
     seen, folders = {}, set()
     for i, n in enumerate(names):
         reason = check_name(n)
         if reason:
-            raise UnsafeName(f"{where}: name {i} {printable(n)} {reason}")
+            raise UnsafeName(f"archive name {printable(n)} (image {i}) {reason}")
         key = name_key(n)
         if key in seen:
-            raise UnsafeName(f"{where}: names {printable(names[seen[key]])} and {printable(n)} "
-                             "are the same file on a case-insensitive disk" if names[seen[key]] != n
-                             else f"{where}: holds the name {printable(n)} twice")
+            first = names[seen[key]]
+            raise UnsafeName(f"archive name {printable(n)} is held twice" if first == n else
+                             f"archive names {printable(first)} and {printable(n)} are the same file on a "
+                             "case-insensitive or normalizing disk")
         seen[key] = i
         parts = key.split("/")
         folders.update("/".join(parts[:k]) for k in range(1, len(parts)))
     clash = next((n for n in names if name_key(n) in folders), None)
     if clash is not None:
-        raise UnsafeName(f"{where}: name {printable(clash)} is both a file and a folder")
+        raise UnsafeName(f"archive name {printable(clash)} is both a file and a folder")
 
 
 def sanitize_name(name):

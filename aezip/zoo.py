@@ -1,10 +1,13 @@
 """The model registry: which trained models are installed, and the quality ladder.
 
 Models are found through their model cards (``trained/NAME.json``): a card
-with ``"codec": true`` names its weights file and that file's SHA-256.  An
-archive refers to a model by the first 8 bytes of that SHA-256 plus its name,
-so ids are content-addressed: retraining gives a new id, and an archive can
-never be decoded with weights other than the ones that wrote it.  Old weights
+with ``"codec": true`` names its weights file, that file's SHA-256 and the model's
+canonical SHA-256 (:func:`aezip.grid.canonical_digest`: over what decoding needs, not
+over the file's bytes).  A version 2 archive names a model by the first 8 bytes of the
+canonical digest, a version 1 archive by those of the file's SHA-256 (or of an older file
+listed in the card's ``"aliases"``), so ids are content-addressed: retraining gives a new
+id, re-saving the same weights does not, and an archive can never be decoded with weights
+other than the ones that wrote it.  Old weights
 stay installed (a card may be marked ``"retired": true``: it still decodes,
 but no new archive is written with it and the ladder may not use it).  A card
 that is not valid JSON, or lacks its name, weights or sha256, is an error
@@ -19,12 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from .container import DIGEST_BYTES, model_id
-from .errors import BadInput, BadModelCard, UnknownModel
+from .errors import BadAezFile, BadInput, BadModelCard, BadWeights, UnknownModel
+from .grid import canonical_digest
 from .infer import Network
 from .weights import load_weights
 
 __all__ = ["Model", "trained_dir", "cards", "get_model", "get_codec_model", "model_for_digest", "LADDER",
-           "DEFAULT_QUALITY", "ladder_row", "measured_point", "card_psnr"]
+           "DEFAULT_QUALITY", "ladder_row", "measured_point", "card_psnr", "card_digests", "name_for_digest"]
 
 # Quality level -> (model name, quantization step as a fraction of the model's
 # step unit: the step a rate-aware model was trained for, else each code
@@ -101,7 +105,13 @@ class Model:
         self.name = card["name"]
         meta, arrays, digest = load_weights(Path(folder) / card["weights"], expect_sha256=card["sha256"])
         self.sha256 = digest
-        self.digest = bytes.fromhex(digest)[:DIGEST_BYTES]
+        self.file_digest = bytes.fromhex(digest)[:DIGEST_BYTES]   # what version 1 archives name
+        canonical = canonical_digest(meta, arrays)
+        if card.get("canonical_sha256") and canonical.hex() != card["canonical_sha256"]:
+            raise BadWeights(f"{card['weights']}: canonical SHA-256 {canonical.hex()[:16]}… does not match "
+                             f"its model card ({card['canonical_sha256'][:16]}…)")
+        self.canonical_sha256 = canonical.hex()
+        self.digest = canonical[:DIGEST_BYTES]   # what version 2 archives name
         self.meta = meta
         self.latent_dim = meta["latent_dim"]
         self.input_shape = tuple(meta["input_shape"])
@@ -144,10 +154,11 @@ class Model:
             y = self.decoder(codes)
             y *= 255
         np.rint(y, out=y)
-        # fmax/fmin rather than clip: a crafted archive's extreme codes can overflow the
-        # decoder to NaN, which clip would pass on to an undefined uint8 cast; this maps it to 0
-        np.fmax(y, 0, out=y)
-        np.fmin(y, 255, out=y)
+        # formats/aez.md §5.1: a decoder whose output is not finite fails (never a black image)
+        if np.isnan(y).any():
+            raise BadAezFile(f"model {self.model_id} decoded a non-finite value (codes far outside "
+                             "what it was trained on)")
+        np.clip(y, 0, 255, out=y)
         return y.astype(np.uint8).reshape((len(codes),) + self.output_shape)
 
     def run(self, images, chunk=4096):
@@ -197,16 +208,35 @@ def get_codec_model(name_or_model):
     return model
 
 
-def model_for_digest(digest, name="?"):
-    """Load the installed model whose weights' SHA-256 starts with *digest* (8 bytes),
-    retired or not: every archive an installed model wrote stays readable."""
+def card_digests(card):
+    """Every 8-byte digest an archive may use to name this card's model: the canonical one
+    (version 2), the weights file's (version 1) and the card's ``aliases`` (older files)."""
+    out = [bytes.fromhex(card["sha256"])[:DIGEST_BYTES]]
+    if card.get("canonical_sha256"):
+        out.insert(0, bytes.fromhex(card["canonical_sha256"])[:DIGEST_BYTES])
+    out += [bytes.fromhex(a)[:DIGEST_BYTES] for a in card.get("aliases", [])]
+    return out
+
+
+def name_for_digest(digest):
+    """The name of the installed model an archive's digest names, without loading it; None if none."""
+    for card in cards().values():
+        if digest in card_digests(card):
+            return card["name"]
+    return None
+
+
+def model_for_digest(digest, name=None):
+    """Load the installed model that *digest* (8 bytes) names (:func:`card_digests`), retired
+    or not: every archive an installed model wrote stays readable."""
     folder = str(trained_dir())
     for card in _cards(folder).values():
-        if bytes.fromhex(card["sha256"])[:DIGEST_BYTES] == digest:
+        if digest in card_digests(card):
             return _load(card["name"], folder)
-    have = ", ".join(model_id(c["name"], c["sha256"]) for c in _cards(folder).values()) or "none"
-    raise UnknownModel(f"archive needs model {model_id(name, digest)}, which is not installed "
-                       f"(installed: {have})")
+    have = ", ".join(model_id(c["name"], c.get("canonical_sha256") or c["sha256"])
+                     for c in _cards(folder).values()) or "none"
+    need = f"model {model_id(name, digest)}" if name else f"the model with digest {digest.hex()}"
+    raise UnknownModel(f"archive needs {need}, which is not installed (installed: {have})")
 
 
 def card_psnr(card):

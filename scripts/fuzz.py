@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import aezip  # noqa: E402
-from aezip import container  # noqa: E402
+from aezip import archive, container  # noqa: E402
 from aezip.errors import BadAezFile, UnknownModel  # noqa: E402
 from aezip.idx import read_idx  # noqa: E402
 
@@ -142,7 +142,7 @@ def check(dec, data):
         images = dec.decompress(data)
     except UnknownModel as e:
         try:
-            container.unpack(data)
+            archive.read(data)
         except Exception as e2:  # noqa: BLE001
             return f"UNEXPECTED: UnknownModel for a malformed file ({e2!r}): {e}"
         return "unknown-model"
@@ -150,7 +150,7 @@ def check(dec, data):
         return "bad"
     except Exception as e:  # noqa: BLE001
         return f"UNEXPECTED: {type(e).__name__}: {e}"
-    h = container.read_header(data)
+    h = archive.read(data)
     if images.dtype != np.uint8 or images.shape != (h.count, h.height, h.width):
         return f"UNEXPECTED: decoded {images.dtype} {images.shape} for a header of {h.count} images"
     return "ok"
@@ -275,7 +275,7 @@ def report_liars():
 def report_honest_bomb(n):
     """A well-formed archive of n identical images: tiny file, large (bounded) output."""
     from dataclasses import replace
-    h = container.read_header(aezip.compress(np.zeros((1, 28, 28), np.uint8)))
+    h = archive.read(aezip.compress(np.zeros((1, 28, 28), np.uint8)))
     data = container.pack(replace(h, count=n), np.zeros((n, h.latent_dim), np.uint8),
                           psnr=np.zeros(n, np.uint8))
     out = probe_memory({"bomb": data})
@@ -301,7 +301,7 @@ def main(argv=None):
 
     warnings.simplefilter("error")   # a RuntimeWarning from numpy (overflow, NaN cast) is a finding
     seeds = seed_archives()
-    spans = [container.section_spans(s) for s in seeds]
+    spans = [archive.section_spans(s) for s in seeds]
     dec = aezip.AezDecompressor()
     for s in seeds:
         assert check(dec, s) == "ok"

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 import aezip
-from aezip import container
+from aezip import archive, container_v2
+from aezip.codec import AezCompressor
 from aezip.idx import read_idx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,26 +31,29 @@ def recrc(body):
 
 
 def annotated_dump(data):
-    h = container.read_header(data)
-    d = h.latent_dim
-    fields = [(0, 4, "Magic"), (4, 1, "Format_Version = 1"), (5, 1, f"Flags = 0x{h.flags:02x} (Has_Psnr)"),
-              (6, 1, f"Quality = {h.quality}"), (7, 1, f"Sample_Size = {h.sample_size}"),
-              (8, 8, "Model_Digest"), (16, 4, f"Image_Count = {h.count}"), (20, 2, f"Height = {h.height}"),
-              (22, 2, f"Width = {h.width}"), (24, 2, f"Latent_Dim = {d}"),
-              (26, 1, f"Model_Name_Length = {len(h.model_name)}"), (27, 1, f"Source_Form = {h.source_form}"),
-              (28, len(h.model_name), f"Model_Name = {h.model_name!r}")]
-    pos = 28 + len(h.model_name)
-    for i in range(d):
-        fields.append((pos, 8, f"Quant_Table[{i}]: Offset = {h.offsets[i]:.6g}, Step = {h.steps[i]:.6g}"))
-        pos += 8
-    (n,) = struct.unpack_from("<I", data, pos)
-    fields.append((pos, 4, f"Section_Length = {n} (Codes)"))
-    fields.append((pos + 4, n, f"zstd frame: {h.count * d * h.sample_size} bytes of codes"))
-    pos += 4 + n
-    (m,) = struct.unpack_from("<I", data, pos)
-    fields.append((pos, 4, f"Section_Length = {m} (Psnr)"))
-    fields.append((pos + 4, m, "zstd frame: 1 byte of PSNR"))
-    pos += 4 + m
+    """The worked example of formats/aez.md §8: every field of a version 2 file, annotated."""
+    h = aezip.read_header(data)
+    v = h._v2.header
+    flag_names = [n for bit, n in ((1, "Has_Names"), (2, "Has_Psnr"), (4, "Has_Raw"), (8, "Pixel_Mode"),
+                                   (16, "Has_Verdicts"), (32, "Judged"), (64, "Preprocessed")) if v.flags & bit]
+    fields = [(0, 4, "Magic"), (4, 1, "Format_Version = 2"),
+              (5, 1, f"Flags = 0x{v.flags:02x} ({' | '.join(flag_names) or 'none'})"),
+              (6, 1, f"Level_And_Form: Level = {v.level} (quality), Source_Form = {v.source_form}"),
+              (7, 8, f"Model_Digest ({h.model_id})")]
+    n_count = len(container_v2.write_varint(h.count))
+    fields.append((15, n_count, f"Image_Count = {h.count} (varint)"))
+    pos = 15 + n_count
+    for what, start, end in zip(["Codes", "Names", "Psnr", "Verdicts"], *zip(*archive.section_spans(data))):
+        head = data[pos:start]
+        value, _ = container_v2.read_varint(data, pos, "section header")
+        method = "stored" if value & 1 == 0 else "zstd"
+        fields.append((pos, len(head), f"Section_Header = {value}: {value >> 1} bytes, {method} ({what})"))
+        note = {"Codes": f"{h.count} image(s) x {len(data[start:end]) * 8 // max(h.count, 1)} bits of codes, "
+                         "bit-packed (§5.1)" if method == "stored" else "zstd frame of the codes",
+                "Names": "names: varint length + UTF-8", "Psnr": "PSNR byte(s), 0.5 dB units",
+                "Verdicts": "verdict byte(s)"}[what]
+        fields.append((start, end - start, note))
+        pos = end
     fields.append((pos, 4, f"Checksum = CRC-32 0x{zlib.crc32(data[:pos]):08x}"))
     assert pos + 4 == len(data)
     lines = []
@@ -63,6 +67,17 @@ def annotated_dump(data):
     return "\n".join(lines)
 
 
+# Invalid vectors written by earlier aezip versions, kept as they were, with the error a reader
+# must still raise for each (version 1 layout; the version 2 reader reads version 1 too).
+COMPAT_INVALID = {
+    "compat-2026-11-26-truncated": "checksum mismatch",
+    "compat-2026-11-26-bit-flip": "checksum mismatch",
+    "compat-2026-11-26-version-2": "codes section",
+    "compat-2026-11-26-reserved-flag": "reserved flag bits set",
+    "compat-2026-11-26-count-4-billion": "image count 4294967295",
+}
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     x = read_idx(ROOT / "samples" / "t10k-first100-idx3-ubyte.gz")
@@ -73,13 +88,17 @@ def main():
         np.save(OUT / f"{name}.expected.npy", aezip.decompress(data), allow_pickle=False)
         manifest["valid"][name] = note
 
-    one = aezip.compress(x[:1], quality=5)
-    valid("one-seven", one, "1 image (MNIST test #0, a 7), quality 5, Psnr section")
+    one = aezip.compress(x[:1], quality=5, names=["d.png"])
+    valid("one-seven", one, "1 image (MNIST test #0, a 7) named d.png, quality 5: codes bit-packed, "
+                            "Names and Psnr stored")
     names = [f"{i % 10}/{i:05d}.png" for i in range(10)]
     valid("ten-named", aezip.compress(x[:10], quality=3, names=names), "10 images with names, quality 3")
+    valid("hundred-q9", aezip.compress(x, quality=9), "100 images at quality 9: codes in a zstd frame")
     noise = np.random.default_rng(0).integers(0, 256, (2, 28, 28), dtype=np.uint8)
     valid("with-raw", aezip.compress(np.concatenate([x[:3], noise]), min_psnr=30),
-          "3 digits + 2 noise images stored losslessly (Raw section, --min-psnr 30)")
+          "3 digits + 2 noise images stored exactly (Raw section, --min-psnr 30)")
+    valid("custom-table", AezCompressor(step=0.9).compress(x[:4]),
+          "4 images at a custom step (level 0: Quant_Table stored)")
 
     def invalid(name, data, error):
         (OUT / f"{name}.aez").write_bytes(data)
@@ -87,24 +106,42 @@ def main():
 
     invalid("truncated", one[:-5], "checksum mismatch")
     flipped = bytearray(one)
-    flipped[40] ^= 0x01
+    flipped[20] ^= 0x01
     invalid("bit-flip", bytes(flipped), "checksum mismatch")
     body = bytearray(one[:-4])
-    body[4] = 2
-    invalid("version-2", recrc(bytes(body)), "unsupported .aez format version 2")
+    body[4] = 3
+    invalid("version-3", recrc(bytes(body)), "unsupported .aez format version 3")
     body = bytearray(one[:-4])
     body[5] |= 0x80
     invalid("reserved-flag", recrc(bytes(body)), "reserved flag bits set")
     body = bytearray(one[:-4])
-    body[16:20] = struct.pack("<I", 0xFFFFFFFF)
-    invalid("count-4-billion", recrc(bytes(body)), "image count 4294967295")
+    invalid("count-2-million", recrc(bytes(body[:15]) + container_v2.write_varint(2_000_000) + bytes(body[16:])),
+            "image count 2000000 exceeds 1000000")
+    invalid("count-not-minimal", recrc(bytes(body[:15]) + b"\x81\x00" + bytes(body[16:])),
+            "image count at offset 15 is not a minimal varint")
+    comp = AezCompressor(5)
+    codes, _ = comp.encode(x[:1])
+    codes[0, 0] = comp.grid.levels[0]          # one past the last code value of dimension 0
+    invalid("code-out-of-range", archive.write_lossy(comp.model.digest, 5, comp.grid, codes),
+            "outside its")
+    bad_names = [("dot-dot-name", ["../escape.png"], "'..' component"),
+                 ("bidi-name", ["evil\u202egnp.exe"], "invisible character"),
+                 ("case-duplicates", ["a.png", "A.png"], "same file"),
+                 ("device-name", ["NUL.png"], "reserved device name")]
+    for name, given, error in bad_names:
+        codes, scores = comp.encode(x[:len(given)])
+        invalid(name, archive.write_lossy(comp.model.digest, 5, comp.grid, codes, names=given), error)
     invalid("not-aez", b"\x89PNG\r\n\x1a\n" + bytes(40), "not an .aez file")
     # Files written by earlier aezip versions, kept as they were (never regenerated): readers must
     # keep decoding them to the same images (their models stay installed).
     for path in sorted(OUT.glob("compat-*.aez")):
+        if path.stem in COMPAT_INVALID:
+            manifest["invalid"][path.stem] = COMPAT_INVALID[path.stem]
+            continue
         h = aezip.read_header(path.read_bytes())
-        manifest["valid"][path.stem] = (f"written by an earlier aezip ({path.stem.split('-', 1)[1][:10]}): "
-                                        f"{h.count} image(s), model {h.model_id}, quality {h.quality}; kept as is")
+        manifest["valid"][path.stem] = (f"written by an earlier aezip ({path.stem.split('-', 1)[1][:10]}, format "
+                                        f"version {h.version}): {h.count} image(s), model {h.model_id}, "
+                                        f"quality {h.quality}; kept as is")
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
     spec = SPEC.read_text()

@@ -109,7 +109,7 @@ def sizes(images, quality, min_psnr):
     import aezip
     from aezip import container
     data = aezip.AezCompressor(quality, min_psnr=min_psnr).compress(images)
-    return len(data), len(container.unpack(data).raw_index)
+    return len(data), len(archive.read(data).raw_index)
 
 
 def main(argv=None):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import aezip
-from aezip import container, parallel
+from aezip import archive, container, parallel
 from aezip.codec import AezCompressor, AezDecompressor
 from aezip.metrics import psnr
 from helpers import sample_digits
@@ -26,7 +26,7 @@ def test_roundtrip_shape_dtype_and_quality(digits):
     assert psnr(out, digits) > 15.0
     # 100 images: the header (8 bytes of quantization table per code dimension) adds ~3 B/image;
     # the Codes section alone stays near the 10,000-image rate (bench/codec.md)
-    (start, end), _ = container.section_spans(data)
+    (start, end), _ = archive.section_spans(data)
     assert end - start < 10 * len(digits)
     assert len(data) < 14 * len(digits)
 
@@ -60,7 +60,7 @@ def test_quality_is_the_rate_knob(digits):
 def test_names_are_stored(digits):
     names = [f"d/{i}.png" for i in range(len(digits))]
     data = aezip.compress(digits, names=names)
-    arc = container.unpack(data)
+    arc = archive.read(data)
     assert arc.names == names
     assert aezip.read_header(data).has_names
 
@@ -118,8 +118,8 @@ def test_not_an_aez_file_shows_the_magic():
 
 def test_unsupported_version(digits):
     data = bytearray(aezip.compress(digits[:2]))
-    data[4] = 2
-    with pytest.raises(aezip.UnsupportedVersion, match="version 2 .*reads version 1"):
+    data[4] = 3
+    with pytest.raises(aezip.UnsupportedVersion, match="version 3 .*reads versions 1 and 2"):
         aezip.decompress(bytes(data))
 
 
@@ -130,9 +130,13 @@ def _recrc(body):
 
 def test_unknown_model_says_which_is_needed_and_which_exist(digits):
     data = bytearray(aezip.compress(digits[:2]))
-    data[8:16] = b"\x01" * 8
-    with pytest.raises(aezip.UnknownModel, match=rf"needs model {aezip.zoo.LADDER[aezip.zoo.DEFAULT_QUALITY][0]}@0101010101010101.*installed: .*mlp9@"):
+    data[7:15] = b"\x01" * 8     # version 2: Model_Digest at offset 7 (formats/aez.md §4.1)
+    with pytest.raises(aezip.UnknownModel, match=r"needs the model with digest 0101010101010101.*installed: .*mlp9@"):
         aezip.decompress(_recrc(bytes(data[:-4])))
+    v1 = bytearray(container.pack(container.Header(1, 0, 5, 1, b"\x01" * 8, "rdf32", 2, 28, 28, 32, (0.0,) * 32,
+                                                   (1.0,) * 32), np.zeros((2, 32), np.uint8)))
+    with pytest.raises(aezip.UnknownModel, match=r"needs model rdf32@0101010101010101.*installed: .*mlp9@"):
+        aezip.decompress(bytes(v1))
 
 
 def test_huge_image_count_fails_fast():
@@ -161,28 +165,39 @@ def test_min_psnr_stores_poor_images_exactly(digits):
     mix = np.concatenate([digits[:5], noise])
     data = aezip.compress(mix, min_psnr=30)
     out = aezip.decompress(data)
-    arc = container.unpack(data)
+    arc = archive.read(data)
     assert set(arc.raw_index.tolist()) >= {5, 6, 7}
     for i in range(len(mix)):
         p = psnr(out[i:i + 1], mix[i:i + 1])
         assert p >= 30 or np.array_equal(out[i], mix[i])
 
 
-def test_extreme_but_finite_quantization_decodes_quietly(digits):
-    """A well-formed archive whose codes dequantize to huge values overflows the decoder's
-    float32 arithmetic; decoding still gives defined pixels, with no numpy warning."""
-    import struct
-    import warnings
+def test_quantization_tables_pointing_outside_the_model_are_refused(digits):
+    """An offset of 3e38 is finite, but every pixel would decode to NaN (issue 14): a table
+    may only point into the model's range widened by its span (formats/aez.md §4.3), in a
+    version 1 file as in a version 2 one (level 0); the error is one line."""
+    model = aezip.zoo.get_model("rdf32")
+    codes = np.zeros((5, model.latent_dim), np.uint8)
+    v1 = container.pack(container.Header(1, 0, 0, 1, model.file_digest, "rdf32", 5, 28, 28, model.latent_dim,
+                                         (3e38,) * model.latent_dim, (1.0,) * model.latent_dim), codes)
+    from aezip import container_v2
+    table = container_v2.QuantTable(1, (3e38,) * model.latent_dim, (1.0,) * model.latent_dim)
+    body = container_v2.write_varint(2 * len(codes.tobytes())) + codes.tobytes()
+    v2 = container_v2.pack(container_v2.HeaderV2(0, 0, 0, model.digest, 5, quant_table=table), body)
+    for data in (v1, v2):
+        with pytest.raises(aezip.BadAezFile, match="outside the model's range") as e:
+            aezip.decompress(data)
+        assert "\n" not in str(e.value)
+    ok = aezip.compress(digits[:5], quality=5)
+    assert aezip.decompress(ok).shape == (5, 28, 28)
 
-    data = bytearray(aezip.compress(digits[:5]))
-    h = aezip.read_header(bytes(data))
-    at = container.FIXED.size + len(h.model_name.encode())
-    for d in range(h.latent_dim):  # every dimension: offset and step near float32's limit
-        struct.pack_into("<ff", data, at + 8 * d, 3e38, 1.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        out = aezip.decompress(_recrc(bytes(data[:-4])))
-    assert out.shape == (5, 28, 28) and out.dtype == np.uint8
+
+def test_custom_step_stores_its_table_and_round_trips(digits):
+    comp = AezCompressor(step=0.9)
+    data = comp.compress(digits[:20])
+    h = aezip.read_header(data)
+    assert h.quality == 0 and h._v2.header.quant_table is not None
+    np.testing.assert_array_equal(aezip.decompress(data), comp.decode(comp.encode(digits[:20])[0]))
 
 
 @pytest.mark.parametrize("n", [0, 1, 511, 512, 2048, 2049, 10_000, 60_000])

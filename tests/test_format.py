@@ -34,10 +34,9 @@ def test_invalid_vector_is_rejected_with_its_message(name):
 
 def test_one_seven_header_matches_the_spec_dump():
     data = (VECTORS / "one-seven.aez").read_bytes()
-    assert data[:4] == b"\xaeAEZ" and data[4] == 1
-    (magic, version, flags, quality, sample, digest, count, h, w, latent, nlen, form) = \
-        struct.unpack_from("<4sBBBB8sIHHHBB", data)
-    assert (flags, quality, sample, count, h, w, latent, nlen, form) == (0x02, 5, 1, 1, 28, 28, 32, 5, 0)
+    assert data[:4] == b"\xaeAEZ" and data[4] == 2
+    assert (data[5], data[6] & 0x3F, data[6] >> 6, data[15]) == (0x03, 5, 0, 1)   # names + psnr, q5, 1 image
+    assert len(data) <= 64                                                         # issue 13's budget
     assert struct.unpack("<I", data[-4:])[0] == zlib.crc32(data[:-4])
     spec = (VECTORS.parent / "aez.md").read_text()
     assert f"Checksum = CRC-32 0x{zlib.crc32(data[:-4]):08x}" in spec
@@ -49,14 +48,27 @@ TRAINED = Path(__file__).resolve().parent.parent / "trained"
 
 
 def _spec_weights(digest):
-    """(meta, arrays) of the weights file whose SHA-256 starts with *digest* (Appendix A)."""
+    """(meta, arrays) of the model whose digest starts with *digest* (Appendix A): the file's
+    SHA-256 (version 1) or the canonical digest (version 2), computed here from the spec."""
     for path in sorted(TRAINED.glob("*.npz")):
         blob = path.read_bytes()
-        if hashlib.sha256(blob).digest()[:8] == digest:
-            with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-                arrays = {k: npz[k].astype(np.float32) if npz[k].dtype == np.float16 else npz[k] for k in npz.files}
-            return json.loads(arrays.pop("meta.json").tobytes().decode()), arrays
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            arrays = {k: npz[k].astype(np.float32) if npz[k].dtype == np.float16 else npz[k] for k in npz.files}
+        meta = json.loads(arrays.pop("meta.json").tobytes().decode())
+        if digest in (hashlib.sha256(blob).digest()[:8], _spec_canonical(meta, arrays)[:8]):
+            return meta, arrays
     pytest.fail(f"no weights in {TRAINED} with digest {digest.hex()}")
+
+
+def _spec_canonical(meta, arrays):
+    h = hashlib.sha256(b"aezip model v2\n")
+    doc = {k: meta.get(k) for k in ("calibration", "decoder", "latent_dim", "output_shape", "task")}
+    h.update(json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
+    for p in sorted({op["param"] for op in meta["decoder"] if "param" in op}):
+        for name in (p + ".weight", p + ".bias"):
+            a = np.ascontiguousarray(arrays[name], "<f4")
+            h.update(b"\n" + name.encode() + struct.pack(f"<B{a.ndim}I", a.ndim, *a.shape) + a.tobytes())
+    return h.digest()
 
 
 def _spec_decoder(ops, arrays, z):
@@ -90,25 +102,113 @@ def _spec_sections(data, pos):
 
 
 def spec_decode(data):
-    """Decode an .aez file from formats/aez.md alone: header, quant table, sections, model."""
-    assert data[:4] == b"\xaeAEZ" and data[4] == 1
-    assert zlib.crc32(data[:-4]) == struct.unpack("<I", data[-4:])[0]                  # §6
+    """Decode an .aez file of either version from formats/aez.md alone."""
+    assert data[:4] == b"\xaeAEZ" and zlib.crc32(data[:-4]) == struct.unpack("<I", data[-4:])[0]   # §6
+    return (spec_decode_v1 if data[4] == 1 else spec_decode_v2)(data)
+
+
+def spec_decode_v1(data):
+    """Appendix B: header, quant table, sections, model."""
     flags, sample = data[5], data[7]
     digest = data[8:16]
-    count, height, width, latent, nlen = struct.unpack_from("<IHHHB", data, 16)        # §4.1
+    count, height, width, latent, nlen = struct.unpack_from("<IHHHB", data, 16)        # B.4.1
     pos = 28 + nlen
-    quant = np.frombuffer(data, "<f4", 2 * latent, pos).reshape(latent, 2)              # §4.3
+    quant = np.frombuffer(data, "<f4", 2 * latent, pos).reshape(latent, 2)              # B.4.3
     sections = _spec_sections(data, pos + 8 * latent)
-    codes = np.frombuffer(sections[0], "<u1" if sample == 1 else "<u2")                 # §5.1
+    codes = np.frombuffer(sections[0], "<u1" if sample == 1 else "<u2")                 # B.5.1
     z = quant[:, 0] + codes.reshape(latent, count).T.astype(np.float32) * quant[:, 1]
     meta, arrays = _spec_weights(digest)
     y = _spec_decoder(meta["decoder"], arrays, z)
     pixels = np.clip(np.rint(y * np.float32(255)), 0, 255).astype(np.uint8).reshape(count, height, width)
-    if flags & 0x04:                                                                    # §5.4
+    if flags & 0x04:                                                                    # B.5.4
         raw = sections[-1]
         (k,) = struct.unpack_from("<I", raw)
         index = np.frombuffer(raw, "<u4", k, 4)
         pixels[index] = np.frombuffer(raw, np.uint8, k * height * width, 4 + 4 * k).reshape(k, height, width)
+    return pixels
+
+
+def _varint(data, pos):                                                                 # §3
+    value = shift = 0
+    while True:
+        b = data[pos]
+        value |= (b & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not b & 0x80:
+            return value, pos
+
+
+def _section(data, pos):                                                                # §3
+    head, pos = _varint(data, pos)
+    blob = data[pos:pos + (head >> 1)]
+    return (zstandard.ZstdDecompressor().decompress(blob) if head & 1 else blob), pos + (head >> 1)
+
+
+FRACTION = {1: 2.0, 2: 1.5, 3: 1.25, 4: 0.75, 5: 0.75, 6: 1.5, 7: 0.72, 8: 1.0, 9: 0.65}   # §4.3
+
+
+def _spec_grid(cal, f):
+    """§4.3: (Offset, Step, Levels) of a quality level's step fraction *f*."""
+    lo, hi = np.asarray(cal["min"], np.float64), np.asarray(cal["max"], np.float64)
+    span = hi - lo
+    if cal.get("quant_step") is not None:
+        s = np.asarray(cal["quant_step"], np.float64) * f
+        c = np.round(np.asarray(cal["mean"], np.float64) / s)
+        b = np.max(c - np.floor((lo - 0.25 * span) / s))
+        offset, step = ((c - b) * s).astype(np.float32), s.astype(np.float32)
+    else:
+        step = (np.maximum(np.asarray(cal["std"], np.float64), 1e-6) * f).astype(np.float32)
+        offset = (lo - 0.25 * span).astype(np.float32)
+    levels = np.minimum(65536, np.ceil((hi + 0.25 * span - offset.astype(np.float64)) / step.astype(np.float64)) + 1)
+    return offset, step, levels.astype(np.int64)
+
+
+def spec_decode_v2(data):
+    """§4-§5: a version 2 lossy file (the pixel mode has its own decoder in test_lossless*)."""
+    flags, level, digest = data[5], data[6] & 0x3F, data[7:15]
+    assert not flags & 0x08, "pixel mode"
+    count, pos = _varint(data, 15)
+    meta, arrays = _spec_weights(digest)
+    latent = meta["latent_dim"]
+    if level == 0:                                                                      # §4.3 Quant_Table
+        sample, dims = struct.unpack_from("<BH", data, pos)
+        quant = np.frombuffer(data, "<f4", 2 * dims, pos + 3).reshape(dims, 2)
+        offset, step, levels = quant[:, 0], quant[:, 1], np.full(dims, 1 << (8 * sample))
+        pos += 3 + 8 * dims
+    else:
+        offset, step, levels = _spec_grid(meta["calibration"], FRACTION[level])
+        sample = 1 if levels.max() <= 256 else 2
+    head, _ = _varint(data, pos)
+    blob, pos = _section(data, pos)                                                     # §5.1
+    if head & 1:
+        codes = np.frombuffer(blob, "<u1" if sample == 1 else "<u2").reshape(latent, count).T
+    else:
+        bits = np.array([max(1, int(n - 1).bit_length()) for n in levels])
+        stream = np.unpackbits(np.frombuffer(blob, np.uint8), bitorder="little")
+        codes = np.zeros((count, latent), np.int64)
+        at = 0
+        for i in range(count):
+            for d in range(latent):
+                codes[i, d] = int(sum(int(stream[at + k]) << k for k in range(bits[d])))
+                at += bits[d]
+    assert (codes < levels).all()
+    z = offset + codes.astype(np.float32) * step
+    y = _spec_decoder(meta["decoder"], arrays, z)
+    pixels = np.clip(np.rint(y * np.float32(255)), 0, 255).astype(np.uint8).reshape(count, 28, 28)
+    for flag in (0x01, 0x02, 0x10):                                                     # Names, Psnr, Verdicts
+        if flags & flag:
+            _, pos = _section(data, pos)
+    if flags & 0x04:                                                                    # §5.6 Raw
+        n, pos = _varint(data, pos)
+        index, at = [], -1
+        for _ in range(n):
+            gap, pos = _varint(data, pos)
+            at += gap + 1
+            index.append(at)
+        assert data[pos:pos + 8] == bytes(8), "pixel-model coded copies: see the pixel mode's decoder"
+        raw, pos = _section(data, pos + 8)
+        pixels[index] = np.frombuffer(raw, np.uint8).reshape(n, 28, 28)
+    assert pos == len(data) - 4
     return pixels
 
 

@@ -5,9 +5,10 @@ import pytest
 
 import aezip
 from helpers import digits_for_tests, sample_digits, tiny_mnist
-from aezip import zoo
+from aezip import archive, zoo  # noqa: F401 (aezip.archive.section_spans)
 from aezip.training.cards import STEP_FRACTIONS
-from aezip.codec import AezCompressor, Quantizer
+from aezip.codec import AezCompressor
+from aezip.grid import grid_for
 from aezip.weights import load_weights
 
 LADDER_MODELS = sorted({m for m, _ in zoo.LADDER.values()})
@@ -51,7 +52,7 @@ def test_card_numbers_hold_on_the_sample_digits(quality):
     x = sample_digits()
     comp = AezCompressor(quality)
     data, scores = comp.compress_archive(x)
-    (start, end), _ = aezip.container.section_spans(data)
+    (start, end), _ = aezip.archive.section_spans(data)
     assert (end - start) / len(x) == pytest.approx(row["bytes_per_image"], rel=0.25)
     assert _stored_psnr(scores) == pytest.approx(row["psnr"], abs=0.5)
     assert aezip.metrics.psnr(aezip.decompress(data), x) == pytest.approx(row["psnr"], abs=0.5)
@@ -80,7 +81,7 @@ def test_default_quality_meets_its_budget():
 def test_rd_card_matches_weights_and_records_its_command(name):
     card = zoo.cards()[name]
     meta, arrays, digest = load_weights(zoo.trained_dir() / card["weights"], expect_sha256=card["sha256"])
-    assert digest == card["sha256"] and card["model_id"] == f"{name}@{digest[:16]}"
+    assert digest == card["sha256"] and card["model_id"] == f"{name}@{card['canonical_sha256'][:16]}"
     assert card["command"].startswith("aezip train ") and f"--arch {card['arch']}" in card["command"]
     assert f"--threads {card['config']['threads']}" in card["command"] and card["config"]["threads"] > 0
     # float16 weights exactly when the card's command asked for them
@@ -119,7 +120,7 @@ def test_quantizer_of_rate_aware_model_uses_the_trained_grid(name):
     unit = np.asarray(model.meta["calibration"]["quant_step"], np.float32)
     mean = np.asarray(model.meta["calibration"]["mean"])
     for fraction in (2.0, 1.0, 0.5):
-        q = Quantizer.for_model(model, fraction)
+        q = grid_for(model.meta["calibration"], fraction)
         assert q.sample_size == 1
         np.testing.assert_allclose(q.steps, unit * fraction, rtol=1e-6)
         k = q.offsets / q.steps
@@ -129,7 +130,7 @@ def test_quantizer_of_rate_aware_model_uses_the_trained_grid(name):
     # the trained step (fraction 1) rounds codes to the integers the decoder saw in training
     x = sample_digits()
     z = model.encode(x)
-    q = Quantizer.for_model(model, 1.0)
+    q = grid_for(model.meta["calibration"], 1.0)
     np.testing.assert_allclose(q.dequantize(q.quantize(z)) / unit, np.round(z / unit), atol=1e-4)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import aezip
 from aezip import cli, container
+from aezip.archive import read as read_archive
 from aezip.errors import BadAezFile
 from aezip.idx import read_idx
 
@@ -24,7 +25,7 @@ def archive(digits):
     """100 images with every optional section: names, Psnr and Raw."""
     names = [f"{i % 10}/{i:05d}.png" for i in range(100)]
     data = aezip.compress(digits, names=names, min_psnr=16)
-    arc = container.unpack(data)
+    arc = read_archive(data)
     assert arc.header.flags == container.FLAG_NAMES | container.FLAG_PSNR | container.FLAG_RAW
     assert 0 < len(arc.raw_index) < 100
     return data

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import aezip
-from aezip import cli, container
+from aezip import archive, cli, container
 from aezip.cli.archive import WARN_PSNR
 from aezip.codec import AezCompressor
 from aezip.metrics import psnr_per_image
@@ -42,7 +42,7 @@ def _npy(path, images):
 def test_stored_psnr_is_the_measured_one(mixed):
     comp = AezCompressor(5)
     data = comp.compress(mixed)
-    arc = container.unpack(data)
+    arc = archive.read(data)
     codes, scores = comp.encode(mixed)
     recon = comp.decode(codes)
     np.testing.assert_array_equal(scores, psnr_per_image(mixed, recon))
@@ -60,7 +60,7 @@ def test_min_psnr_every_image_reaches_the_floor_or_is_exact(mixed, floor):
     out = aezip.decompress(data)
     p = psnr_per_image(mixed, out)
     assert np.all((p >= floor) | np.isinf(p)), np.sort(p)[:5]
-    arc = container.unpack(data)
+    arc = archive.read(data)
     assert np.all(arc.psnr[arc.raw_index] == container.PSNR_EXACT)
     assert np.array_equal(out[arc.raw_index], mixed[arc.raw_index])
 
@@ -117,7 +117,7 @@ def test_info_verbose_shows_per_image_psnr(tmp_path, mixed, capsys):
     capsys.readouterr()
     assert cli.run(["info", "-v", str(tmp_path / "m.aez")]) == 0
     out = capsys.readouterr().out.splitlines()
-    arc = container.unpack((tmp_path / "m.aez").read_bytes())
+    arc = archive.read((tmp_path / "m.aez").read_bytes())
     rows = [l for l in out if l.strip().split(" ")[0].isdigit() and ("dB" in l or "exact" in l)]
     assert len(rows) == len(mixed)
     assert sum("exact" in r for r in rows) == len(arc.raw_index) > 0

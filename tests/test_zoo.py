@@ -59,7 +59,31 @@ def test_model_id_is_spelled_one_way():
     h = aezip.read_header(data)
     model = zoo.get_model(h.model_name)
     assert h.model_id == model.model_id == zoo.cards()[h.model_name]["model_id"]
-    assert container.model_id("x", model.sha256) == container.model_id("x", model.digest) == f"x@{model.sha256[:16]}"
+    assert container.model_id("x", model.canonical_sha256) == container.model_id("x", model.digest) \
+        == f"x@{model.canonical_sha256[:16]}"
+    assert container.model_id("x", model.sha256) == container.model_id("x", model.file_digest) == f"x@{model.sha256[:16]}"
+
+
+def test_model_digest_survives_a_resave_and_names_what_decoding_needs(tmp_path):
+    """The canonical digest (formats/aez.md Appendix A) covers the decoder, not the file:
+    re-saving the same arrays in another layout keeps it; changing the encoder keeps it;
+    changing one decoder weight changes it.  Version 1 archives still find the model by the
+    file's digest."""
+    import numpy as np
+    from aezip.grid import canonical_digest
+    from aezip.weights import load_weights, save_weights
+    model = zoo.get_model("rdf32")
+    meta, arrays, _ = load_weights(zoo.trained_dir() / model.card["weights"])
+    assert canonical_digest(meta, arrays) == bytes.fromhex(model.canonical_sha256)
+    resaved = {k: v.astype(np.float32) for k, v in arrays.items()}          # float16 -> float32 file
+    sha = save_weights(tmp_path / "re.npz", dict(meta, note="re-saved"), resaved)
+    assert sha != model.sha256 and canonical_digest(*load_weights(tmp_path / "re.npz")[:2]) == model.digest + \
+        bytes.fromhex(model.canonical_sha256)[8:]
+    encoder = dict(arrays, **{"encoder.1.weight": arrays["encoder.1.weight"] * 0})
+    assert canonical_digest(meta, encoder) == bytes.fromhex(model.canonical_sha256)
+    decoder = dict(arrays, **{"decoder.0.bias": arrays["decoder.0.bias"] + 1})
+    assert canonical_digest(meta, decoder) != bytes.fromhex(model.canonical_sha256)
+    assert zoo.model_for_digest(model.file_digest) is zoo.model_for_digest(model.digest)
 
 
 def test_decompressor_loads_each_model_once(monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .. import container
+from .. import archive, container
 from ..codec import AezDecompressor
 from ..errors import AezError, OutputExists
 from ..idx import write_idx
@@ -60,7 +60,7 @@ def named(path, error):
 def unpack_file(path, data):
     """Parse the .aez bytes *data* read from *path*; errors name the file."""
     try:
-        return container.unpack(data)
+        return archive.read(data)
     except AezError as e:
         raise named(path, e) from None
 

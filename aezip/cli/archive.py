@@ -8,7 +8,8 @@ import numpy as np
 import typer
 
 from ..codec import AezCompressor
-from ..container import PSNR_EXACT, PSNR_UNIT, SOURCE_FORMS, unpack
+from ..archive import read as unpack
+from ..container import PSNR_EXACT, PSNR_UNIT, SOURCE_FORMS
 from ..errors import AezError
 from ..outputs import sanitize_name, write_bytes_atomic
 from ..zoo import measured_point
@@ -85,7 +86,7 @@ def compress(
     images, names, pre, form, original = read_inputs(ui, paths, strict, verbose)
     if names:
         names = storable_names(ui, names, verbose)
-    comp = AezCompressor(quality if model is None else None, model=model, min_psnr=min_psnr)
+    comp = AezCompressor(quality, model=model, min_psnr=min_psnr)
     with ui.task("encoding", len(images)) as advance:
         data = comp.compress_archive(images, names=names, source_form=form, progress=advance)[0]
     write_bytes_atomic(output, data, force=force)
@@ -134,11 +135,10 @@ def extract(
 def _info_details(arc):
     """The lines `info -v` adds for one archive: format, quality point, PSNR summary, every image."""
     h = arc.header
-    yield (f"  format v{h.version}, source {SOURCE_FORMS[h.source_form]}, {h.latent_dim} codes x "
-           f"{h.sample_size} byte(s), {len(arc.raw_index)} image(s) stored losslessly")
+    yield f"  {arc.describe()}"
     if h.quality:
         name, frac, row = measured_point(h.quality)
-        if row and name == h.model_name:
+        if row and name == h.model_name and not arc.pixel_mode:
             yield (f"  quality {h.quality} = {name} at step x{frac:g}: on the MNIST test set "
                    f"{row['bytes_per_image']:.2f} B/image, {row['psnr']:.2f} dB (aezip models)")
     if arc.psnr is not None:

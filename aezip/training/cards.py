@@ -17,6 +17,7 @@ import numpy as np
 
 from ..codec import AezCompressor
 from ..container import model_id
+from ..grid import STEP_FRACTION, canonical_digest
 from ..idx import load_mnist
 from ..metrics import psnr
 from ..weights import save_weights
@@ -47,7 +48,10 @@ def measure(model, test_x, noisy=None):
     rows = []
     ladder_steps = [f for name, f in LADDER.values() if name == model.name and f not in STEP_FRACTIONS]
     for fraction in sorted(STEP_FRACTIONS + ladder_steps, reverse=True):
-        comp = AezCompressor(model=model, step=fraction)
+        # a fraction some quality level uses is measured as that level's archives are written
+        # (no stored table); any other as a custom step (its table stored, level 0)
+        level = next((q for q, f in STEP_FRACTION.items() if abs(f - fraction) < 1e-9), None)
+        comp = AezCompressor(level, model=model) if level else AezCompressor(model=model, step=fraction)
         data, scores = comp.compress_archive(test_x)
         # PSNR over all pixels from the per-image PSNRs of what a decoder outputs (inf = exact)
         mse = np.where(np.isinf(scores), 0.0, 10.0 ** (-np.asarray(scores, np.float64) / 10)).mean()
@@ -103,8 +107,9 @@ def write_model(out, name, meta, arrays, card, losses, data_dir, log=print):
     temps = {k: p.with_name(f".{p.name}.new") for k, p in finals.items()}
     try:
         sha = save_weights(temps[".npz"], meta, arrays)
-        card = dict(card, weights=finals[".npz"].name, sha256=sha,
-                    model_id=model_id(name, sha), codec=meta.get("task", "reconstruct") == "reconstruct",
+        canonical = canonical_digest(meta, arrays).hex()   # what version 2 archives name
+        card = dict(card, weights=finals[".npz"].name, sha256=sha, canonical_sha256=canonical,
+                    model_id=model_id(name, canonical), codec=meta.get("task", "reconstruct") == "reconstruct",
                     task=meta.get("task", "reconstruct"))
         model = Model(dict(card, weights=temps[".npz"].name), out)
         test_x, _ = load_mnist(data_dir, "test")

@@ -1,0 +1,382 @@
+"""The .aez version 2 byte layout (formats/aez.md §4-§7), and nothing else.
+
+Version 2 stores only what the model and the level do not already say: no
+quantization table at a ladder quality, no image size or code count (the model
+has them), varint lengths, and sections that zstd would make larger stored as
+they are.  Reading needs no model: what a section's bytes mean (how many bits a
+code has, how to decode the pixels) is the codec's business.
+"""
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import zstandard
+
+from .errors import BadAezFile
+
+__all__ = [
+    "FORMAT_VERSION", "HeaderV2", "ArchiveV2", "pack", "unpack", "parse_header",
+    "FLAG_NAMES", "FLAG_PSNR", "FLAG_RAW", "FLAG_PIXELS", "FLAG_VERDICTS", "FLAG_JUDGED",
+    "FLAG_PREPROCESSED", "STORED", "ZSTD", "read_varint", "write_varint", "PLAIN_PIXELS",
+]
+
+MAGIC = b"\xaeAEZ"
+FORMAT_VERSION = 2
+
+# §4.2 Flags
+FLAG_NAMES = 0x01         # a Names section follows
+FLAG_PSNR = 0x02          # a Psnr section follows
+FLAG_RAW = 0x04           # a Raw section (exact copies of some images) follows
+FLAG_PIXELS = 0x08        # pixel mode: a Pixels section instead of Codes; Level = Max_Error
+FLAG_VERDICTS = 0x10      # a Verdicts section follows (some image was flagged)
+FLAG_JUDGED = 0x20        # the writer ran the digit check on every image
+FLAG_PREPROCESSED = 0x40  # some images were MNIST-preprocessed from the inputs before coding
+FLAGS_KNOWN = 0x7F        # 0x80 is reserved
+
+# §4.1: Magic, Format_Version, Flags, Level_And_Form, Model_Digest, then Image_Count (varint)
+FIXED = struct.Struct("<4sBBB8s")
+assert FIXED.size == 15
+LEVEL_MASK = 0x3F
+FORM_SHIFT = 6
+SOURCE_FORMS = (0, 1, 2)  # images, one IDX file, one .npy array (as in version 1)
+MAX_QUALITY = 9
+MAX_ERROR = 32
+
+# §5 a section: Section_Header (varint) = 2 x content length + method
+STORED = 0
+ZSTD = 1
+PLAIN_PIXELS = bytes(8)   # Raw section: Pixel_Model_Digest of pixels stored as they are
+
+# §7 limits, checked before allocating
+MAX_IMAGES = 1_000_000
+MAX_LATENT = 4096
+MAX_NAME = 1024
+MAX_NAMES_BYTES = 1 << 26    # the whole Names section, decompressed
+MAX_SECTION = 1 << 30        # any section, decompressed
+TRAILER = struct.Struct("<I")
+_FEED = 256                  # compressed bytes fed to zstd per step (see container._unframe)
+
+
+def write_varint(value):
+    """LEB128: 7 bits a byte, least significant group first, high bit = more bytes follow."""
+    if value < 0:
+        raise ValueError(f"varint of a negative number {value}")
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def read_varint(data, pos, what, limit=(1 << 32) - 1):
+    """(value, new position) of the minimal LEB128 varint at *pos* of at most 5 bytes."""
+    value = shift = 0
+    for i in range(5):
+        if pos + i >= len(data):
+            raise BadAezFile(f"truncated .aez file: {what} ends at offset {pos + i}")
+        byte = data[pos + i]
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            if i and byte == 0:
+                raise BadAezFile(f"{what} at offset {pos} is not a minimal varint")
+            if value > limit:
+                raise BadAezFile(f"{what} {value} exceeds {limit}")
+            return value, pos + i + 1
+    raise BadAezFile(f"{what} at offset {pos} is a varint longer than 5 bytes")
+
+
+@dataclass(frozen=True)
+class QuantTable:
+    """A custom quantization (Level 0 of a lossy archive): code q of dimension d stands for
+    offsets[d] + q * steps[d] in binary32."""
+    sample_size: int
+    offsets: tuple
+    steps: tuple
+
+
+@dataclass(frozen=True)
+class HeaderV2:
+    """Everything before the sections of a version 2 file."""
+    flags: int
+    level: int               # lossy: quality 0..9 (0 = custom Quant_Table); pixel mode: Max_Error
+    source_form: int
+    model_digest: bytes      # the model's canonical digest (Appendix A)
+    count: int
+    quant_table: QuantTable = None
+    version: int = FORMAT_VERSION
+
+    @property
+    def pixel_mode(self):
+        return bool(self.flags & FLAG_PIXELS)
+
+    @property
+    def has_names(self):
+        return bool(self.flags & FLAG_NAMES)
+
+
+@dataclass
+class ArchiveV2:
+    """A parsed version 2 file: the header and each section's content bytes."""
+    header: HeaderV2
+    body: tuple              # (method, bytes) of the Codes or Pixels section
+    names: list = None
+    psnr: np.ndarray = None
+    verdicts: np.ndarray = None
+    raw_index: np.ndarray = None
+    raw_digest: bytes = None
+    raw_payload: tuple = None  # (method, bytes)
+    size: int = 0
+
+
+def zstd_frame(data, level=19):
+    params = zstandard.ZstdCompressionParameters.from_level(level, write_checksum=0, write_content_size=1,
+                                                            write_dict_id=0)
+    return zstandard.ZstdCompressor(compression_params=params).compress(data)
+
+
+def section(content, framed=None):
+    """A section holding *content*: stored, or as the zstd frame *framed* when that is smaller."""
+    if framed is not None and len(framed) < len(content):
+        return write_varint(2 * len(framed) + ZSTD) + framed
+    return write_varint(2 * len(content) + STORED) + content
+
+
+def names_blob(names):
+    return b"".join(write_varint(len(b)) + b for b in (n.encode("utf-8") for n in names))
+
+
+def pack(header: HeaderV2, body, names=None, psnr=None, verdicts=None, raw=None):
+    """The bytes of a version 2 file.
+
+    *body* is the Codes or Pixels section, already made with :func:`section`; *raw*, if
+    given, is (indices, pixel model digest, section content, zstd-framed content or None).
+    """
+    h = header
+    flags = h.flags & (FLAG_PIXELS | FLAG_JUDGED | FLAG_PREPROCESSED)
+    flags |= (FLAG_NAMES if names is not None else 0) | (FLAG_PSNR if psnr is not None else 0)
+    flags |= FLAG_VERDICTS if verdicts is not None else 0
+    flags |= FLAG_RAW if raw is not None else 0
+    if not 0 <= h.level <= LEVEL_MASK or h.source_form not in SOURCE_FORMS:
+        raise ValueError(f"level {h.level} or source form {h.source_form} out of range")
+    out = [FIXED.pack(MAGIC, FORMAT_VERSION, flags, h.level | h.source_form << FORM_SHIFT, h.model_digest),
+           write_varint(h.count)]
+    if not h.pixel_mode and h.level == 0:
+        t = h.quant_table
+        out.append(struct.pack("<BH", t.sample_size, len(t.offsets)))
+        out.append(np.column_stack([np.asarray(t.offsets, "<f4"), np.asarray(t.steps, "<f4")]).tobytes())
+    out.append(body)
+    if names is not None:
+        blob = names_blob(names)
+        out.append(section(blob, zstd_frame(blob)))
+    if psnr is not None:
+        blob = np.asarray(psnr, np.uint8).tobytes()
+        out.append(section(blob, zstd_frame(blob)))
+    if verdicts is not None:
+        blob = np.asarray(verdicts, np.uint8).tobytes()
+        out.append(section(blob, zstd_frame(blob)))
+    if raw is not None:
+        index, digest, content, framed = raw
+        index = [int(i) for i in index]
+        gaps = [index[0]] + [b - a - 1 for a, b in zip(index, index[1:])]
+        head = write_varint(len(index)) + b"".join(write_varint(g) for g in gaps) + digest
+        out.append(head + section(content, framed))
+    body_bytes = b"".join(out)
+    return body_bytes + TRAILER.pack(zlib.crc32(body_bytes))
+
+
+class _Reader:
+    def __init__(self, data, pos):
+        self.data, self.pos = data, pos
+
+    def take(self, n, what):
+        if self.pos + n > len(self.data):
+            raise BadAezFile(f"truncated .aez file: {what} needs {n} bytes at offset {self.pos}, "
+                             f"only {len(self.data) - self.pos} left")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def varint(self, what, limit=(1 << 32) - 1):
+        value, self.pos = read_varint(self.data, self.pos, what, limit)
+        return value
+
+    def section(self, what, expect=None, limit=MAX_SECTION):
+        """(method, content) of the next section; *expect* is the exact content size if known."""
+        head = self.varint(f"{what} section header", 2 * MAX_SECTION + 1)
+        method, length = head & 1, head >> 1
+        blob = self.take(length, f"{what} section")
+        if method == STORED:
+            if expect is not None and length != expect:
+                raise BadAezFile(f"{what} section holds {length} bytes, header implies {expect}")
+            if length > limit:
+                raise BadAezFile(f"{what} section holds {length} bytes, limit {limit}")
+            return STORED, blob
+        return ZSTD, unframe(blob, what, expect, limit)
+
+
+def unframe(frame, what, expect=None, limit=MAX_SECTION):
+    """Decompress one zstd frame, checking its declared size before allocating (§5)."""
+    try:
+        params = zstandard.get_frame_parameters(frame)
+    except zstandard.ZstdError as e:
+        raise BadAezFile(f"{what} section is not a zstd frame ({e})") from None
+    declared = params.content_size
+    if declared == zstandard.CONTENTSIZE_UNKNOWN or declared < 0:
+        raise BadAezFile(f"{what} section's zstd frame does not declare its size")
+    if params.dict_id:
+        raise BadAezFile(f"{what} section's zstd frame names dictionary {params.dict_id} (none is allowed)")
+    if expect is not None and declared != expect:
+        raise BadAezFile(f"{what} section declares {declared} bytes, header implies {expect}")
+    if declared > limit:
+        raise BadAezFile(f"{what} section declares {declared} bytes, limit {limit}")
+    dobj = zstandard.ZstdDecompressor(max_window_size=1 << 27).decompressobj()
+    parts, got, fed = [], 0, 0
+    try:
+        while fed < len(frame) and not dobj.eof:
+            chunk = dobj.decompress(frame[fed:fed + _FEED])
+            fed += _FEED
+            got += len(chunk)
+            if got > declared:
+                raise BadAezFile(f"{what} section holds more than the {declared} bytes it declares")
+            parts.append(chunk)
+    except zstandard.ZstdError as e:
+        raise BadAezFile(f"{what} section does not decompress ({e})") from None
+    if not dobj.eof:
+        raise BadAezFile(f"{what} section's zstd frame is incomplete")
+    if dobj.unused_data or fed < len(frame):
+        raise BadAezFile(f"{what} section has bytes after its zstd frame")
+    data = b"".join(parts)
+    if len(data) != declared:
+        raise BadAezFile(f"{what} section decompressed to {len(data)} bytes, declared {declared}")
+    return data
+
+
+def _header(r: _Reader):
+    magic, version, flags, level_form, digest = FIXED.unpack(r.take(FIXED.size, "fixed header"))
+    if flags & ~FLAGS_KNOWN:
+        raise BadAezFile(f"reserved flag bits set (flags 0x{flags:02x})")
+    level, form = level_form & LEVEL_MASK, level_form >> FORM_SHIFT
+    if form not in SOURCE_FORMS:
+        raise BadAezFile(f"source form {form} (must be 0, 1 or 2)")
+    pixels = bool(flags & FLAG_PIXELS)
+    if pixels and level > MAX_ERROR:
+        raise BadAezFile(f"max error {level} (must be 0 to {MAX_ERROR})")
+    if not pixels and level > MAX_QUALITY:
+        raise BadAezFile(f"quality {level} (must be 0 to {MAX_QUALITY})")
+    if pixels and flags & FLAG_RAW:
+        raise BadAezFile("a pixel-mode archive has a Raw section (only lossy archives may)")
+    if flags & FLAG_VERDICTS and not flags & FLAG_JUDGED:
+        raise BadAezFile("Verdicts section without the Judged flag")
+    if form and flags & FLAG_NAMES:
+        raise BadAezFile(f"an archive of one {'IDX' if form == 1 else '.npy'} source has a Names section")
+    count = r.varint("image count", MAX_IMAGES)
+    if count == 0:
+        raise BadAezFile(f"image count 0 outside 1..{MAX_IMAGES}")
+    table = None
+    if not pixels and level == 0:
+        sample_size, dims = struct.unpack("<BH", r.take(3, "quantization table size"))
+        if sample_size not in (1, 2) or not 1 <= dims <= MAX_LATENT:
+            raise BadAezFile(f"quantization table: sample size {sample_size}, {dims} dimensions")
+        if count * dims * sample_size > MAX_SECTION:
+            raise BadAezFile(f"{count} images of {dims} codes exceed this decoder's size limits")
+        quant = np.frombuffer(r.take(8 * dims, "quantization table"), "<f4").reshape(dims, 2)
+        if not np.isfinite(quant).all() or (quant[:, 1] <= 0).any():
+            raise BadAezFile("quantization table holds a non-finite value or a step <= 0")
+        table = QuantTable(sample_size, tuple(float(v) for v in quant[:, 0]),
+                           tuple(float(v) for v in quant[:, 1]))
+    return HeaderV2(flags, level, form, digest, count, table)
+
+
+def parse_header(data, pos=4):
+    """The :class:`HeaderV2` of a verified file body and the offset after it."""
+    r = _Reader(data, 0)
+    h = _header(r)
+    return h, r.pos
+
+
+def unpack(body, size) -> ArchiveV2:
+    """Parse the verified body (checksum removed) of a version 2 file."""
+    r = _Reader(body, 0)
+    h = _header(r)
+    a = ArchiveV2(h, r.section("pixels" if h.pixel_mode else "codes"), size=size)
+    if h.flags & FLAG_NAMES:
+        a.names = parse_names(r.section("names", None, MAX_NAMES_BYTES)[1], h.count)
+    if h.flags & FLAG_PSNR:
+        a.psnr = np.frombuffer(r.section("psnr", h.count)[1], np.uint8)
+    if h.flags & FLAG_VERDICTS:
+        a.verdicts = np.frombuffer(r.section("verdicts", h.count)[1], np.uint8)
+    if h.flags & FLAG_RAW:
+        n = r.varint("raw image count", h.count)
+        if n == 0:
+            raise BadAezFile("raw section lists no images")
+        index, at = np.empty(n, np.int64), -1
+        for i in range(n):
+            at += r.varint("raw image index", h.count) + 1
+            if at >= h.count:
+                raise BadAezFile(f"raw image index {at} is not below the image count {h.count}")
+            index[i] = at
+        a.raw_index = index
+        a.raw_digest = r.take(8, "raw pixel model digest")
+        a.raw_payload = r.section("raw")
+    if r.pos != len(body):
+        raise BadAezFile(f"{len(body) - r.pos} unexpected bytes after the last section")
+    return a
+
+
+def parse_names(blob, count):
+    names, pos = [], 0
+    for i in range(count):
+        n, pos = read_varint(blob, pos, f"length of name {i}", MAX_NAME)
+        if n == 0 or pos + n > len(blob):
+            raise BadAezFile(f"name {i} has a bad length {n}")
+        try:
+            names.append(blob[pos:pos + n].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise BadAezFile(f"name {i} is not UTF-8") from None
+        pos += n
+    if pos != len(blob):
+        raise BadAezFile(f"names section has {len(blob) - pos} bytes after the last name")
+    return names
+
+
+def pack_bits(values, bits, chunk=4096):
+    """Codes (N, D) packed image by image, dimension by dimension, *bits[d]* bits each,
+    least significant bit first, into bytes filled from bit 0; the last byte padded with zeros."""
+    values = np.asarray(values, np.uint32)
+    bits = np.asarray(bits, np.int64)
+    keep = np.arange(16)[None, :] < bits[:, None]                                # (D, 16)
+    shifts = np.arange(16, dtype=np.uint32)
+    stream = np.concatenate([((values[i:i + chunk, :, None] >> shifts) & 1)[:, keep].reshape(-1)
+                             for i in range(0, len(values), chunk)]).astype(np.uint8)
+    return np.packbits(stream, bitorder="little").tobytes()
+
+
+def unpack_bits(blob, count, bits, chunk=4096):
+    """The inverse of :func:`pack_bits`, a few thousand images at a time; raises BadAezFile
+    on a wrong length or non-zero padding bits."""
+    bits = np.asarray(bits, np.int64)
+    per = int(bits.sum())
+    total = count * per
+    if len(blob) != -(-total // 8):
+        raise BadAezFile(f"codes section holds {len(blob)} bytes; {count} images of "
+                         f"{per} bits need {-(-total // 8)}")
+    raw = np.frombuffer(blob, np.uint8)
+    if total % 8 and raw[-1] >> (total % 8):
+        raise BadAezFile("codes section: padding bits after the last code are not zero")
+    starts = np.concatenate([[0], np.cumsum(bits)[:-1]])
+    out = np.zeros((count, len(bits)), np.uint16)
+    step = chunk - chunk % 8  # whole bytes per chunk: 8 images always end on a byte boundary
+    for lo in range(0, count, step):
+        hi = min(lo + step, count)
+        stream = np.unpackbits(raw[lo * per // 8:-(-hi * per // 8)], bitorder="little")
+        stream = stream[:(hi - lo) * per].reshape(hi - lo, per).astype(np.uint16)
+        for d, (b, s) in enumerate(zip(bits, starts)):
+            out[lo:hi, d] = stream[:, s:s + b] @ (1 << np.arange(b, dtype=np.uint16))
+    return out
