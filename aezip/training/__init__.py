@@ -1,0 +1,1 @@
+"""Training code (needs torch, the ``[train]`` extra); nothing at run time imports it."""
