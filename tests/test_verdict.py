@@ -131,6 +131,7 @@ def test_numpy_forward_equals_torch():
     assert np.abs(got - want).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_card_accuracy_recomputed(mnist_dir):
     from aezip.idx import load_mnist
     x, y = load_mnist(mnist_dir, "test")
@@ -140,6 +141,7 @@ def test_card_accuracy_recomputed(mnist_dir):
     assert acc > 0.95
 
 
+@pytest.mark.slow
 def test_mnist_test_digits_mostly_pass(mnist_dir):
     from aezip.idx import load_mnist
     x = load_mnist(mnist_dir, "test")[0][:2000]
@@ -156,6 +158,7 @@ def test_fashion_mnist_flagged():
     assert flagged.mean() >= 0.95
 
 
+@pytest.mark.slow
 def test_training_is_deterministic(mnist_dir, tmp_path):
     pytest.importorskip("torch")
     from aezip.training.classifier import train_classifier
