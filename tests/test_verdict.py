@@ -119,9 +119,9 @@ def test_no_torch_at_run_time():
 def test_numpy_forward_equals_torch():
     torch = pytest.importorskip("torch")
     from aezip.training.classifier import load_torch
+    from aezip.weights import load_weights
     j = verdict.get_judge()
-    _, arrays, _ = __import__("aezip.weights", fromlist=["load_weights"]).load_weights(
-        zoo.trained_dir() / j.card["weights_file"])
+    _, arrays, _ = load_weights(zoo.trained_dir() / j.card["weights_file"])
     net = load_torch(arrays, tuple(j.meta["hidden"]))
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.integers(0, 256, (32, 28, 28)), np.stack([_letter("G")] * 2)]).astype(np.uint8)
