@@ -95,13 +95,14 @@ class Judge:
         x *= np.float32(1 / 255)
         return softmax(self.network(x))
 
-    def judge(self, originals, reconstructions, quality, psnr=None):
+    def judge(self, originals, reconstructions, quality, psnr=None, parallel=True):
         """(flagged bool (N,), reasons uint8 (N,)) for images and what the codec made of them.
 
         *quality* is the ladder level 1-9 the reconstructions come from; None (a model or
         step chosen by hand) leaves out the PSNR test, which has no reference then.
         *psnr* is the per-image PSNR in dB (inf = stored exactly, never poor); computed
-        when None.
+        when None.  *parallel* spreads chunks over the cores (aezip.codec.map_chunks); pass
+        False when calling from inside a worker that already runs on one chunk.
         """
         originals = np.asarray(originals, np.uint8)
         reconstructions = np.asarray(reconstructions, np.uint8)
@@ -136,8 +137,12 @@ class Judge:
             bits |= np.where(po[:, :NOT_A_DIGIT].max(1) < self.min_confidence, CLASSIFIER_UNSURE, 0)
             reasons[lo:hi] |= bits.astype(np.uint8)
 
-        from .codec import map_chunks
-        map_chunks(work, n)
+        if parallel:
+            from .codec import map_chunks
+            map_chunks(work, n)
+        else:
+            for lo in range(0, n, 2048):
+                work(lo, min(lo + 2048, n))
         return reasons != 0, reasons
 
 
@@ -152,7 +157,7 @@ def get_judge():
     return _judge(str(trained_dir()))
 
 
-def judge(originals, reconstructions, quality, psnr=None):
+def judge(originals, reconstructions, quality, psnr=None, parallel=True):
     """Flag images that do not look like digits this codec handles.
 
     :param originals: uint8 (N, 28, 28), the images given to the compressor.
@@ -160,7 +165,8 @@ def judge(originals, reconstructions, quality, psnr=None):
     :param quality: the ladder level 1-9 used, or None (no PSNR reference: that test is left out).
     :param psnr: per-image PSNR in dB (float (N,), inf = exact), as the compressor computes it;
         computed from the images when None.
+    :param parallel: spread the work over the cores; False inside a per-chunk worker.
     :returns: (flagged bool (N,), reasons uint8 (N,)): the OR of the REASONS bits, 0 = looks
         like a digit; :func:`reason_codes` and :func:`describe` turn a byte into words.
     """
-    return get_judge().judge(originals, reconstructions, quality, psnr)
+    return get_judge().judge(originals, reconstructions, quality, psnr, parallel)

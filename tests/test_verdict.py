@@ -82,6 +82,8 @@ def test_psnr_argument(samples):
     inf = np.full(len(images), np.inf)
     assert not (j.judge(images, recon, 5, inf)[1] & verdict.POOR_RECONSTRUCTION).any()
     assert (j.judge(images, recon, 5, np.full(len(images), np.nan))[1] & verdict.POOR_RECONSTRUCTION).all()
+    # serial (inside a codec worker) gives the same bits
+    assert np.array_equal(j.judge(images, recon, 5, psnr, parallel=False)[1], j.judge(images, recon, 5, psnr)[1])
     # quality None: no PSNR reference, the classifier alone
     assert not (j.judge(images, recon, None, low)[1] & verdict.POOR_RECONSTRUCTION).any()
 
