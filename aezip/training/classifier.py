@@ -1,0 +1,615 @@
+"""Train the bundled digit classifier ``digitclf`` that :mod:`aezip.verdict` runs (needs torch).
+
+    python -m aezip.training.classifier --data ../shared/mnist --out trained
+
+An MLP 784-256-128-11 on pixels in [0, 1]: classes 0-9 are the digits, class 10 is
+"not a digit".  It learns from
+
+- the first 55,000 MNIST training images, each also as the codec's reconstruction at
+  quality 1 + (i mod 9), so that blur from the codec is not mistaken for a change of digit;
+- 60,000 synthetic non-digits made here with numpy and Pillow (:func:`make_negatives`):
+  noise, smooth random fields, gradients, flat gray, filled shapes, random pen strokes and
+  smooth curves, made-up glyphs (strokes between points of a 3x4 grid), parts with a
+  separate dot, and MNIST training digits made into non-digits (inverted, pushed
+  off-centre, cropped, halved, two overlaid, turned 90 degrees, smeared).  Nothing that is
+  one upright bar (an MNIST "1") is kept as a non-digit.  No Fashion-MNIST and no font
+  glyphs: those are the held-out sets that scripts/verdict_rates.py measures the verdict on.
+
+Half of each batch's digits get a small random affine move.  Adam, cosine schedule, 20 epochs.
+The last 5,000 training images (the classifier never trains on them; the codec models did)
+choose the verdict's thresholds
+(:func:`choose_thresholds`); the 10,000 test images only measure.  One thread, fixed seeds:
+the same data and versions give a byte-identical ``digitclf.npz``.  Writes
+``OUT/digitclf.npz`` (weights, op list, thresholds; aezip.weights format) and
+``OUT/digitclf.json`` (the card).
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..idx import find_mnist, load_mnist, sha256_file
+from ..inputs import mnist_preprocess
+
+__all__ = ["make_negatives", "build_net", "export_net", "train_classifier", "choose_thresholds", "agreement",
+           "NAME", "HIDDEN", "TRAIN_COUNT", "NEGATIVE_KINDS"]
+
+NAME = "digitclf"
+HIDDEN = (256, 128)
+TRAIN_COUNT = 55_000           # images 55,000..59,999 of the training set are the validation set
+NOT_A_DIGIT = 10
+EPOCHS = 20
+BATCH = 128
+LR = 1e-3
+NEGATIVES = 60_000
+# Validation budget per signal at every quality (see choose_thresholds).
+PSNR_QUANTILE = 0.003
+UNSURE_QUANTILE = 0.004
+AGREE_QUANTILE = 0.003
+
+NEGATIVE_KINDS = ["noise", "field", "gradient", "flat", "shape", "strokes", "curves", "glyph", "dotted",
+                  "inverted", "off-centre", "crop", "half", "overlay", "turned", "smeared"]
+
+
+# ---------------------------------------------------------------- synthetic non-digits
+
+def _noise(rng, digits):
+    density = rng.uniform(0.05, 1.0)
+    amp = rng.uniform(0.3, 1.0)
+    a = rng.random((28, 28)) * amp * (rng.random((28, 28)) < density)
+    return np.rint(a * 255).astype(np.uint8)
+
+
+def _field(rng, digits):
+    """A smooth random field (photo-like), optionally thresholded into blobs."""
+    from PIL import Image
+    k = int(rng.integers(2, 9))
+    small = (rng.random((k, k)) * 255).astype(np.uint8)
+    a = np.asarray(Image.fromarray(small).resize((28, 28), Image.BICUBIC), np.float64) / 255
+    if rng.random() < 0.5:
+        a = (a > rng.uniform(0.3, 0.7)) * rng.uniform(0.5, 1.0)
+    return np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8)
+
+
+def _gradient(rng, digits):
+    yy, xx = np.mgrid[0:28, 0:28] / 27.0
+    if rng.random() < 0.6:
+        t = rng.uniform(0, 2 * np.pi)
+        a = np.cos(t) * xx + np.sin(t) * yy
+    else:
+        cy, cx = rng.uniform(0, 1, 2)
+        a = -np.hypot(yy - cy, xx - cx)
+    a = (a - a.min()) / max(np.ptp(a), 1e-9)
+    lo, hi = np.sort(rng.uniform(0, 1, 2))
+    return np.rint((lo + (hi - lo) * a) * 255).astype(np.uint8)
+
+
+def _flat(rng, digits):
+    a = np.full((28, 28), rng.uniform(0, 1))
+    if rng.random() < 0.4:  # a flat patch on black
+        y0, x0 = rng.integers(0, 20, 2)
+        h, w = rng.integers(5, 28, 2)
+        b = np.zeros((28, 28))
+        b[y0:y0 + h, x0:x0 + w] = a[0, 0]
+        a = b
+    return np.rint(a * 255).astype(np.uint8)
+
+
+def _canvas(rng, draw_fn):
+    from PIL import Image, ImageDraw
+    img = Image.new("L", (112, 112), 0)
+    draw_fn(ImageDraw.Draw(img), rng)
+    a = np.asarray(img)
+    return mnist_preprocess(a) if a.any() else np.zeros((28, 28), np.uint8)
+
+
+def _shape(rng, digits):
+    def draw(d, rng):
+        for _ in range(int(rng.integers(1, 3))):
+            kind = rng.integers(3)
+            x0, x1, y0, y1 = np.sort(rng.uniform(5, 107, (2, 2)), axis=0).T.ravel().tolist()
+            fill = int(rng.integers(120, 256))
+            if kind == 0:
+                d.ellipse([x0, y0, x1, y1], fill=fill)
+            elif kind == 1:
+                d.rectangle([x0, y0, x1, y1], fill=fill)
+            else:
+                pts = [tuple(p) for p in rng.uniform(5, 107, (int(rng.integers(3, 7)), 2)).tolist()]
+                d.polygon(pts, fill=fill)
+    return _canvas(rng, draw)
+
+
+def _strokes(rng, digits):
+    """Random pen strokes: polylines and arcs, never one near-vertical bar (that is a 1)."""
+    def draw(d, rng):
+        width = int(rng.integers(6, 16))
+        n = int(rng.integers(1, 4))
+        for _ in range(n):
+            if rng.random() < 0.35:
+                x0, y0 = rng.uniform(10, 60, 2)
+                s = rng.uniform(30, 50)
+                start = rng.uniform(0, 360)
+                d.arc([x0, y0, x0 + s, y0 + s * rng.uniform(0.5, 1.5)], start, start + rng.uniform(60, 300),
+                      fill=255, width=width)
+            else:
+                k = int(rng.integers(2, 6))
+                pts = rng.uniform(8, 104, (k, 2))
+                if n == 1 and k == 2:
+                    dx, dy = np.abs(pts[1] - pts[0])
+                    if dx < dy * 1.2:   # closer to vertical than ~40 degrees: would be a "1"
+                        pts[1, 0] = pts[0, 0] + np.sign(rng.random() - 0.5) * dy * 1.5
+                d.line([tuple(p) for p in pts.tolist()], fill=255, width=width, joint="curve")
+    return _canvas(rng, draw)
+
+
+def _glyph(rng, digits):
+    """A made-up printed glyph: 2-5 straight or curved strokes between points of a 3x4 grid,
+    one pen width, sometimes serifs at the stroke ends and an italic slant."""
+    def draw(d, rng):
+        w, h = rng.uniform(40, 90), rng.uniform(70, 96)
+        x0, y0 = (112 - w) / 2, (112 - h) / 2
+        slant = rng.uniform(-0.3, 0.3) if rng.random() < 0.3 else 0.0
+        gx = x0 + w * np.array([0, 0.5, 1])
+        gy = y0 + h * np.array([0, 1 / 3, 2 / 3, 1])
+
+        def pt(i):
+            cx, cy = gx[i % 3], gy[i // 3]
+            return (cx + slant * (56 - cy), cy)
+
+        width = int(rng.integers(4, 15))
+        serif = rng.random() < 0.3
+        for _ in range(int(rng.integers(2, 6))):
+            a, b = rng.choice(12, 2, replace=False)
+            pa, pb = pt(a), pt(b)
+            if rng.random() < 0.3:   # a bowl: half an ellipse spanned by the two points
+                box = [min(pa[0], pb[0]) - w / 4, min(pa[1], pb[1]), max(pa[0], pb[0]) + w / 4,
+                       max(pa[1], pb[1]) + 1]
+                if box[3] - box[1] < 8:
+                    box[1], box[3] = box[1] - h / 6, box[3] + h / 6
+                start = float(rng.choice([0, 90, 180, 270]))
+                d.arc(box, start, start + 180, fill=255, width=width)
+            else:
+                d.line([pa, pb], fill=255, width=width)
+                if serif:
+                    for p in (pa, pb):
+                        d.line([(p[0] - w / 8, p[1]), (p[0] + w / 8, p[1])], fill=255, width=max(2, width // 2))
+    return _canvas(rng, draw)
+
+
+def _dotted(rng, digits):
+    """Two parts that do not touch: a stroke, glyph or digit with a dot or short dash beside it."""
+    from PIL import Image, ImageDraw
+    base = [_strokes, _glyph, lambda r, d: _pick(r, d)[0]][int(rng.integers(3))](rng, digits)
+    img = Image.fromarray(np.zeros((56, 56), np.uint8))
+    img.paste(Image.fromarray(base), (14, 14))
+    d = ImageDraw.Draw(img)
+    side = rng.integers(4)
+    cx, cy = [(28, 8), (28, 48), (8, 28), (48, 28)][side]
+    cx, cy = cx + rng.uniform(-6, 6), cy + rng.uniform(-6, 6)
+    r = rng.uniform(1.5, 4)
+    if rng.random() < 0.7:
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=255)
+    else:
+        d.line([(cx - 2 * r, cy), (cx + 2 * r, cy)], fill=255, width=int(max(2, r)))
+    return mnist_preprocess(np.asarray(img))
+
+
+def _spline(points, steps=24):
+    """Points along a Catmull-Rom spline through *points* (k, 2)."""
+    p = np.concatenate([points[:1], points, points[-1:]])
+    t = np.linspace(0, 1, steps, endpoint=False)[:, None]
+    out = []
+    for i in range(1, len(p) - 2):
+        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
+        out.append(0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
+                          + (3 * p1 - p0 - 3 * p2 + p3) * t ** 3))
+    out.append(p[-2:-1])
+    return np.concatenate(out)
+
+
+def _curves(rng, digits):
+    """Smooth pen curves: 1-2 splines through 3-6 random points, sometimes with a straight stroke."""
+    def draw(d, rng):
+        width = int(rng.integers(5, 15))
+        for _ in range(int(rng.integers(1, 3))):
+            pts = _spline(rng.uniform(10, 102, (int(rng.integers(3, 7)), 2)))
+            d.line([tuple(p) for p in pts.tolist()], fill=255, width=width, joint="curve")
+        if rng.random() < 0.3:
+            a, b = rng.uniform(10, 102, (2, 2)).tolist()
+            d.line([tuple(a), tuple(b)], fill=255, width=width)
+    return _canvas(rng, draw)
+
+
+def _pick(rng, digits, exclude=()):
+    x, y = digits
+    while True:
+        i = int(rng.integers(len(x)))
+        if y[i] not in exclude:
+            return x[i], int(y[i])
+
+
+def _inverted(rng, digits):
+    return 255 - _pick(rng, digits)[0]
+
+
+def _off_centre(rng, digits):
+    a = _pick(rng, digits)[0]
+    dy, dx = rng.integers(-12, 13, 2)
+    if abs(dy) + abs(dx) < 8:
+        dx = 8 if dx >= 0 else -8
+    return np.roll(np.roll(a, dy, 0), dx, 1) * _keep_mask(dy, dx)
+
+
+def _keep_mask(dy, dx):
+    m = np.ones((28, 28), np.uint8)
+    if dy > 0:
+        m[:dy] = 0
+    elif dy < 0:
+        m[dy:] = 0
+    if dx > 0:
+        m[:, :dx] = 0
+    elif dx < 0:
+        m[:, dx:] = 0
+    return m
+
+
+def _crop(rng, digits):
+    from PIL import Image
+    a = _pick(rng, digits, exclude=(1,))[0]
+    y0, x0 = rng.integers(0, 14, 2)
+    part = Image.fromarray(np.ascontiguousarray(a[y0:y0 + 14, x0:x0 + 14])).resize((28, 28), Image.BILINEAR)
+    return np.asarray(part)
+
+
+def _half(rng, digits):
+    a = _pick(rng, digits, exclude=(1,))[0].copy()
+    side = rng.integers(4)
+    cut = int(rng.integers(11, 17))
+    if side == 0:
+        a[:cut] = 0
+    elif side == 1:
+        a[cut:] = 0
+    elif side == 2:
+        a[:, :cut] = 0
+    else:
+        a[:, cut:] = 0
+    return mnist_preprocess(a) if a.max() > 40 else a
+
+
+def _overlay(rng, digits):
+    a, la = _pick(rng, digits)
+    b, _ = _pick(rng, digits, exclude=(la,))
+    if rng.random() < 0.5:
+        return np.maximum(a, b)
+    return mnist_preprocess(np.concatenate([a, b], axis=1))  # two digits side by side
+
+
+def _turned(rng, digits):
+    a = _pick(rng, digits, exclude=(0,))[0]
+    return np.ascontiguousarray(np.rot90(a, 1 if rng.random() < 0.5 else 3))
+
+
+def _smeared(rng, digits):
+    """A digit thickened into a blob (3-5 passes of a 3x3 maximum) or smeared sideways."""
+    a = _pick(rng, digits)[0].astype(np.int32)
+    if rng.random() < 0.5:
+        for _ in range(int(rng.integers(3, 6))):
+            p = np.pad(a, 1)
+            a = np.max([p[i:i + 28, j:j + 28] for i in range(3) for j in range(3)], axis=0)
+    else:
+        k = int(rng.integers(6, 12))
+        p = np.pad(a, ((0, 0), (k, k)))
+        a = np.max([p[:, j:j + 28] for j in range(0, 2 * k + 1)], axis=0)
+    return a.astype(np.uint8)
+
+
+_MAKERS = {"noise": _noise, "field": _field, "gradient": _gradient, "flat": _flat, "shape": _shape,
+           "strokes": _strokes, "curves": _curves, "glyph": _glyph, "dotted": _dotted, "inverted": _inverted, "off-centre": _off_centre, "crop": _crop,
+           "half": _half, "overlay": _overlay, "turned": _turned, "smeared": _smeared}
+# Relative share of each kind: pen strokes and reused digits, the hard cases, get the most.
+_SHARE = {"noise": 2, "field": 2, "gradient": 1, "flat": 1, "shape": 2, "strokes": 4, "curves": 6, "glyph": 10, "dotted": 3,
+          "inverted": 1, "off-centre": 1, "crop": 2, "half": 2, "overlay": 2, "turned": 2, "smeared": 1}
+
+
+def looks_like_a_one(a):
+    """True for a single bar closer to vertical than 45 degrees: an MNIST "1", not a non-digit.
+
+    Measured on the ink's second moments: elongation sqrt(minor / major) below 0.3.
+    """
+    w = a.astype(np.float64)
+    total = w.sum()
+    if total <= 0:
+        return False
+    yy, xx = np.mgrid[0:28, 0:28]
+    cy, cx = (w * yy).sum() / total, (w * xx).sum() / total
+    syy = (w * (yy - cy) ** 2).sum() / total
+    sxx = (w * (xx - cx) ** 2).sum() / total
+    sxy = (w * (yy - cy) * (xx - cx)).sum() / total
+    vals, vecs = np.linalg.eigh(np.array([[syy, sxy], [sxy, sxx]]))
+    if vals[1] <= 0 or np.sqrt(max(vals[0], 0) / vals[1]) >= 0.3:
+        return False
+    major = vecs[:, 1]           # (dy, dx) of the long axis
+    return abs(major[0]) > abs(major[1])
+
+
+def make_negatives(n, digits, seed):
+    """*n* synthetic non-digits, uint8 (n, 28, 28), plus the kind index of each (into NEGATIVE_KINDS).
+
+    *digits* is (images, labels) of MNIST training digits to reuse; deterministic for a seed.
+    """
+    rng = np.random.default_rng(seed)
+    shares = np.array([_SHARE[k] for k in NEGATIVE_KINDS], np.float64)
+    counts = np.floor(shares / shares.sum() * n).astype(int)
+    counts[NEGATIVE_KINDS.index("strokes")] += n - counts.sum()
+    out = np.empty((n, 28, 28), np.uint8)
+    kinds = np.empty(n, np.int64)
+    i = 0
+    for k, c in zip(NEGATIVE_KINDS, counts):
+        make = _MAKERS[k]
+        for _ in range(c):
+            a = make(rng, digits)
+            for _ in range(20):   # a shape, stroke or piece that is one upright bar is a "1": draw again
+                if not looks_like_a_one(a):
+                    break
+                a = make(rng, digits)
+            out[i] = a
+            kinds[i] = NEGATIVE_KINDS.index(k)
+            i += 1
+    return out, kinds
+
+
+# ---------------------------------------------------------------- the network
+
+def build_net(hidden=HIDDEN):
+    from torch import nn
+    layers = [nn.Flatten()]
+    sizes = [28 * 28, *hidden]
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.append(nn.Linear(sizes[-1], NOT_A_DIGIT + 1))
+    return nn.Sequential(*layers)
+
+
+def export_net(net):
+    """(ops, arrays) of the network for aezip.infer.Network; logits out."""
+    from torch import nn
+    ops, arrays = [], {}
+    for i, m in enumerate(net):
+        if isinstance(m, nn.Flatten):
+            ops.append({"op": "flatten"})
+        elif isinstance(m, nn.ReLU):
+            ops.append({"op": "relu"})
+        elif isinstance(m, nn.Linear):
+            key = f"net.{i}"
+            ops.append({"op": "linear", "param": key})
+            arrays[key + ".weight"] = m.weight.detach().numpy().astype(np.float32)
+            arrays[key + ".bias"] = m.bias.detach().numpy().astype(np.float32)
+        else:
+            raise TypeError(f"layer {i} ({type(m).__name__}) has no numpy equivalent")
+    return ops, arrays
+
+
+def load_torch(arrays, hidden=HIDDEN):
+    """Rebuild the torch network from exported arrays (for tests)."""
+    import torch
+    net = build_net(hidden)
+    net.load_state_dict({k.split(".", 1)[1]: torch.from_numpy(v.astype(np.float32)) for k, v in arrays.items()})
+    return net.eval()
+
+
+# ---------------------------------------------------------------- thresholds
+
+def agreement(probs_orig, probs_recon):
+    """The reconstruction's probability of the original's top class (1 = fully agrees)."""
+    top = probs_orig.argmax(1)
+    return probs_recon[np.arange(len(top)), top]
+
+
+def choose_thresholds(codec_scores, probs_orig, probs_recon):
+    """The verdict's thresholds from validation digits (never trained on).
+
+    *codec_scores* {quality: per-image PSNR}, *probs_orig* the originals' class
+    probabilities, *probs_recon* {quality: the reconstructions' class probabilities}.
+
+    - ``psnr_floor[q]``: the PSNR_QUANTILE quantile of the validation PSNR at quality q
+      ("poor-reconstruction" below it);
+    - ``min_confidence``: the UNSURE_QUANTILE quantile of the originals' top digit probability
+      ("classifier-unsure" below it);
+    - ``min_agreement[q]``: the AGREE_QUANTILE quantile of :func:`agreement` at quality q
+      ("classifier-disagrees" below it).
+    """
+    conf = probs_orig[:, :NOT_A_DIGIT].max(1)
+    return {"psnr_floor": {str(q): float(np.quantile(s, PSNR_QUANTILE)) for q, s in sorted(codec_scores.items())},
+            "min_confidence": float(np.quantile(conf, UNSURE_QUANTILE)),
+            "min_agreement": {str(q): float(np.quantile(agreement(probs_orig, p), AGREE_QUANTILE))
+                              for q, p in sorted(probs_recon.items())},
+            "psnr_quantile": PSNR_QUANTILE, "unsure_quantile": UNSURE_QUANTILE, "agree_quantile": AGREE_QUANTILE}
+
+
+def _augment(x, y, gen):
+    """Random small affine moves (rotation +-12 deg, scale 0.9-1.1, shear +-0.15, shift +-2 px) of
+    half of the digits in a batch (pixels (B, 784) in [0, 1]); non-digits are left as they are."""
+    import torch
+    sel = (y < NOT_A_DIGIT) & (torch.rand(len(y), generator=gen) < 0.5)
+    k = int(sel.sum())
+    if not k:
+        return x
+    u = torch.rand(k, 5, generator=gen) * 2 - 1
+    ang, scale, shear = u[:, 0] * (12 * np.pi / 180), 1 + 0.1 * u[:, 1], 0.15 * u[:, 2]
+    cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
+    theta = torch.stack([torch.stack([cos, -sin + shear, u[:, 3] * (2 / 14)], 1),
+                         torch.stack([sin, cos, u[:, 4] * (2 / 14)], 1)], 1)
+    imgs = x[sel].view(k, 1, 28, 28)
+    grid = torch.nn.functional.affine_grid(theta, imgs.shape, align_corners=False)
+    moved = torch.nn.functional.grid_sample(imgs, grid, align_corners=False, padding_mode="zeros")
+    x = x.clone()
+    x[sel] = moved.view(k, -1)
+    return x
+
+
+def _recon(images, quality):
+    from ..codec import AezCompressor
+    c = AezCompressor(quality)
+    codes, scores = c.encode(images)
+    return c.reconstruct(codes), scores
+
+
+# ---------------------------------------------------------------- training
+
+def train_classifier(mnist_dir, out_dir, seed=0, epochs=EPOCHS, negatives=NEGATIVES, limit=0, hidden=HIDDEN,
+                     log=print, command=""):
+    """Train digitclf on *mnist_dir*, choose the verdict thresholds, write OUT/digitclf.{npz,json}.
+
+    *limit* > 0 trains on only the first *limit* training digits (for quick checks; the
+    bundled model uses all 55,000).  Returns the card (a dict).  Deterministic: one torch
+    thread, seeded generators.
+    """
+    import torch
+    from ..infer import Network
+    from ..verdict import softmax
+    from ..weights import save_weights
+
+    t0 = time.time()
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    train_x, train_y = load_mnist(mnist_dir, "train")
+    test_x, test_y = load_mnist(mnist_dir, "test")
+    count = min(limit, TRAIN_COUNT) if limit > 0 else TRAIN_COUNT
+    fit_x, fit_y = train_x[:count], train_y[:count].astype(np.int64)
+    val_x, val_y = train_x[TRAIN_COUNT:], train_y[TRAIN_COUNT:].astype(np.int64)
+
+    log(f"making {negatives} synthetic non-digits")
+    neg_x, neg_kind = make_negatives(negatives, (fit_x, fit_y), seed)
+    log("reconstructing the training digits with the codec (quality 1 + i mod 9)")
+    rec_x = np.empty_like(fit_x)
+    for q in range(1, 10):
+        sel = np.arange(q - 1, len(fit_x), 9)
+        rec_x[sel] = _recon(fit_x[sel], q)[0]
+    x = np.concatenate([fit_x, rec_x, neg_x])
+    y = np.concatenate([fit_y, fit_y, np.full(len(neg_x), NOT_A_DIGIT, np.int64)])
+    xt = torch.from_numpy(x.reshape(len(x), -1)).float().div_(255)
+    yt = torch.from_numpy(y)
+
+    hidden = tuple(int(h) for h in hidden)
+    net = build_net(hidden)
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for i in range(0, len(order), BATCH):
+            idx = order[i:i + BATCH]
+            loss = torch.nn.functional.cross_entropy(net(_augment(xt[idx], yt[idx], gen)), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        sched.step()
+        losses.append(total / len(xt))
+        log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}")
+    train_seconds = time.time() - t0
+
+    ops, arrays = export_net(net.eval())
+    arrays = {k: v.astype(np.float16) for k, v in arrays.items()}  # half the file; numpy computes in float32
+    network = Network(ops, arrays)
+
+    def probs(images):
+        return softmax(network(images.reshape(len(images), -1).astype(np.float32) / 255))
+
+    log("choosing thresholds on the 5,000 validation digits")
+    p_val = probs(val_x)
+    scores, p_rec = {}, {}
+    for q in range(1, 10):
+        r, s = _recon(val_x, q)
+        scores[q], p_rec[q] = s, probs(r)
+    thresholds = choose_thresholds(scores, p_val, p_rec)
+    val_rates = {}
+    for q in range(1, 10):
+        poor = scores[q] < thresholds["psnr_floor"][str(q)]
+        dis = agreement(p_val, p_rec[q]) < thresholds["min_agreement"][str(q)]
+        uns = p_val[:, :NOT_A_DIGIT].max(1) < thresholds["min_confidence"]
+        val_rates[str(q)] = {"flagged": float((poor | dis | uns).mean()), "poor-reconstruction": float(poor.mean()),
+                             "classifier-disagrees": float(dis.mean()), "classifier-unsure": float(uns.mean())}
+    p_test = probs(test_x)
+    test_acc = float((p_test.argmax(1) == test_y).mean())
+    test_digit_acc = float((p_test[:, :NOT_A_DIGIT].argmax(1) == test_y).mean())
+    val_acc = float((p_val.argmax(1) == val_y).mean())
+    p_neg = probs(neg_x)
+    neg_rejected = float((p_neg.argmax(1) == NOT_A_DIGIT).mean())
+    log(f"test accuracy {test_acc:.4f}, validation accuracy {val_acc:.4f}; "
+        f"q5 validation flagged {val_rates['5']['flagged']:.4f}")
+
+    meta = {"name": NAME, "task": "classify", "classes": [str(d) for d in range(10)] + ["not-a-digit"],
+            "input_shape": [28, 28], "ops": ops, "hidden": list(hidden), "thresholds": thresholds}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    npz, card_path = out / f"{NAME}.npz", out / f"{NAME}.json"
+    sha = save_weights(npz, meta, arrays)
+    mnist_files = [p for split in ("train", "test") for p in find_mnist(mnist_dir, split)]
+    card = {
+        "name": NAME, "task": "classify", "model_id": f"{NAME}@{sha[:16]}",
+        # not "weights"/"sha256": the codec registry (aezip.zoo) takes any card with those as an autoencoder
+        "weights_file": npz.name, "weights_sha256": sha,
+        "architecture": "MLP " + "-".join(str(s) for s in (784, *hidden, 11)) + " (ReLU), softmax over "
+                        "10 digits + not-a-digit",
+        "parameters": int(sum(a.size for a in arrays.values())),
+        "command": command or f"python -m aezip.training.classifier --data {mnist_dir} --out {out_dir}"
+                              + (f" --seed {seed}" if seed else "") + (f" --epochs {epochs}" if epochs != EPOCHS else ""),
+        "config": {"seed": seed, "epochs": epochs, "batch_size": BATCH, "lr": LR, "schedule": "cosine",
+                   "optimizer": "Adam", "train_images": count, "validation_images": len(val_x),
+                   "negatives": negatives, "negative_kinds": {k: int((neg_kind == i).sum())
+                                                              for i, k in enumerate(NEGATIVE_KINDS)},
+                   "reconstructions": "each training digit also as the codec's output at quality 1 + (i mod 9)",
+                   "augmentation": "half of each batch's digits: random affine, rotation +-12 deg, scale 0.9-1.1, "
+                                   "shear +-0.15, shift +-2 px"},
+        "data_sha256": {p.name: sha256_file(p) for p in mnist_files},
+        "seed": seed, "epochs": epochs,
+        "losses": losses,
+        "measured": {"test_accuracy": test_acc, "test_digit_accuracy": test_digit_acc, "validation_accuracy": val_acc,
+                     "negatives_rejected_train": neg_rejected, "validation_rates": val_rates},
+        "thresholds": thresholds,
+        "thresholds_how": ("chosen on MNIST training images 55,000-59,999 (not trained on; the codec models "
+                           "did train on them): psnr_floor[q] is the "
+                           f"{PSNR_QUANTILE:.1%} quantile of their per-image PSNR at quality q; min_confidence "
+                           f"the {UNSURE_QUANTILE:.1%} quantile of their top digit probability; min_agreement[q] "
+                           f"the {AGREE_QUANTILE:.1%} quantile of the reconstruction's probability of the "
+                           "original's top class at quality q; the test set only measures"),
+        "train_seconds": round(train_seconds, 1),
+        "versions": {"aezip": __version__, "python": platform.python_version(), "machine": platform.machine(),
+                     "numpy": np.__version__, "torch": torch.__version__, "threads": 1,
+                     "pillow": __import__("PIL").__version__},
+    }
+    tmp = card_path.with_name(f".{card_path.name}.new")
+    tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, card_path)
+    log(f"wrote {npz} ({npz.stat().st_size} bytes, sha256 {sha[:16]}) and {card_path}")
+    return card
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Train the digit classifier used by aezip's verdict.")
+    ap.add_argument("--data", required=True, help="folder with the four MNIST IDX files")
+    ap.add_argument("--out", default="trained", help="output folder (default: trained)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--negatives", type=int, default=NEGATIVES, help="synthetic non-digits to make")
+    ap.add_argument("--limit", type=int, default=0, help="train on only the first N digits (0: all 55,000)")
+    ap.add_argument("--hidden", default=",".join(map(str, HIDDEN)), help="hidden layer sizes (default %(default)s)")
+    args = ap.parse_args(argv)
+    cmd = "python -m aezip.training.classifier " + " ".join(sys.argv[1:] if argv is None else argv)
+    train_classifier(args.data, args.out, seed=args.seed, epochs=args.epochs, negatives=args.negatives,
+                     limit=args.limit, hidden=[int(h) for h in args.hidden.split(",")], command=cmd)
+
+
+if __name__ == "__main__":
+    main()
