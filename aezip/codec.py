@@ -19,6 +19,7 @@ from .grid import STEP_FRACTION, Grid, grid_for
 from .names import check_names
 from .metrics import psnr_per_image
 from .parallel import map_chunks
+from .verdict import judge
 
 __all__ = ["AezCompressor", "AezDecompressor", "Quantizer"]
 
@@ -65,9 +66,11 @@ class AezCompressor:
     :param min_psnr: images that would reconstruct below this PSNR (dB) are stored
         exactly instead (the Raw section), so nothing is lost.
     :param store_psnr: store each image's PSNR in the archive (the quality contract).
+    :param judge: run the digit check (:mod:`aezip.verdict`) on every image and store its
+        verdicts (formats/aez.md §5.4); about halves the encoding speed.
     """
 
-    def __init__(self, quality=None, *, model=None, step=None, min_psnr=None, store_psnr=True):
+    def __init__(self, quality=None, *, model=None, step=None, min_psnr=None, store_psnr=True, judge=True):
         if quality is None:
             quality = zoo.DEFAULT_QUALITY
         if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 9:
@@ -88,15 +91,20 @@ class AezCompressor:
                                                        tuple(g.steps.tolist()))
         self.min_psnr = min_psnr
         self.store_psnr = store_psnr
+        self.judge = judge
+        # the verdict's PSNR floor is measured per quality level with the ladder's model
+        ladder = zoo.ladder_row(self.quality)[0] if self.quality else None
+        self.judge_level = self.quality if ladder == self.model.name else None
 
     @property
     def quantizer(self):
         return self.grid
 
-    def encode(self, images, progress=None):
+    def encode(self, images, progress=None, verdicts=None):
         """Return (quantized codes, per-image PSNR in dB of their reconstructions) of checked images.
 
-        *progress*, if given, is called with the number of images done after each chunk.
+        *progress*, if given, is called with the number of images done after each chunk;
+        *verdicts*, if given (uint8 (N,)), receives each image's digit-check reason bits.
         """
         m, grid = self.model, self.grid
         codes = np.empty((len(images), m.latent_dim), grid.dtype)
@@ -105,7 +113,10 @@ class AezCompressor:
         def work(lo, hi):
             q = grid.quantize(m.encode(images[lo:hi]))
             codes[lo:hi] = q
-            scores[lo:hi] = psnr_per_image(images[lo:hi], m.decode(grid.dequantize(q)))
+            recon = m.decode(grid.dequantize(q))
+            scores[lo:hi] = psnr_per_image(images[lo:hi], recon)
+            if verdicts is not None:
+                verdicts[lo:hi] = judge(images[lo:hi], recon, self.judge_level, scores[lo:hi], parallel=False)[1]
 
         map_chunks(work, len(images), progress)
         return codes, scores
@@ -123,7 +134,8 @@ class AezCompressor:
         """Return (.aez bytes, per-image PSNR in dB of what a decoder will output; inf = exact)."""
         images = _check_images(images, self.model.output_shape)
         names = _check_names(names, len(images), source_form)
-        codes, scores = self.encode(images, progress)
+        verdicts = np.zeros(len(images), np.uint8) if self.judge else None
+        codes, scores = self.encode(images, progress, verdicts)
         raw = None
         if self.min_psnr is not None:
             index = np.flatnonzero(scores < self.min_psnr)
@@ -133,7 +145,8 @@ class AezCompressor:
         stored = psnr_bytes(scores) if self.store_psnr else None
         data = archive.write_lossy(self.model.digest, self.quality, self.grid, codes, source_form=source_form,
                                    names=names, psnr=stored, raw=raw, quant_table=self.quant_table,
-                                   preprocessed=preprocessed)
+                                   preprocessed=preprocessed, judged=self.judge,
+                                   verdicts=verdicts if self.judge and verdicts.any() else None)
         return data, scores
 
 

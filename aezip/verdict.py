@@ -81,7 +81,7 @@ class Judge:
             card = json.loads((folder / f"{NAME}.json").read_text())
         except (OSError, ValueError) as e:
             raise UnknownModel(f"{folder / (NAME + '.json')}: cannot read the classifier's card ({e})") from None
-        meta, arrays, digest = load_weights(folder / card["weights_file"], expect_sha256=card["weights_sha256"])
+        meta, arrays, digest = load_weights(folder / card["weights"], expect_sha256=card["sha256"])
         self.card, self.meta, self.sha256 = card, meta, digest
         self.network = Network(meta["ops"], arrays)
         t = meta["thresholds"]
@@ -118,7 +118,7 @@ class Judge:
         if quality is not None:
             quality = int(quality)
             if psnr is None:
-                from .codec import psnr_per_image
+                from .metrics import psnr_per_image
                 psnr = psnr_per_image(originals, reconstructions)
             psnr = np.asarray(psnr, np.float64)
             if psnr.shape != (n,):
@@ -138,7 +138,7 @@ class Judge:
             reasons[lo:hi] |= bits.astype(np.uint8)
 
         if parallel:
-            from .codec import map_chunks
+            from .parallel import map_chunks
             map_chunks(work, n)
         else:
             for lo in range(0, n, 2048):

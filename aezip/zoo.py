@@ -193,6 +193,8 @@ def get_model(name):
     folder = str(trained_dir())
     if name not in _cards(folder):
         raise UnknownModel(f"unknown model {name!r} (installed: {', '.join(_cards(folder)) or 'none'})")
+    if _cards(folder)[name].get("task") == "classify":
+        raise UnknownModel(f"model {name!r} is the digit classifier (aezip.verdict), not an autoencoder")
     return _load(name, folder)
 
 

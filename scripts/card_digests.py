@@ -24,6 +24,8 @@ def main():
     for path in sorted(folder.glob("*.json")):
         card = json.loads(path.read_text())
         meta, arrays, sha = load_weights(folder / card["weights"], expect_sha256=card["sha256"])
+        if "decoder" not in meta:   # not an autoencoder (the digit classifier): archives never name it
+            continue
         canonical = canonical_digest(meta, arrays).hex()
         card.update(canonical_sha256=canonical, model_id=model_id(card["name"], canonical))
         path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")

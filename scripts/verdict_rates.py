@@ -90,7 +90,7 @@ def run_set(images, quality):
     t = time.perf_counter()
     codes, psnr = c.encode(images)
     encode_s = time.perf_counter() - t
-    recon = c.reconstruct(codes)
+    recon = c.decode(codes)
     j = get_judge()
     j.judge(images[:64], recon[:64], quality, psnr[:64])  # warm up
     t = time.perf_counter()

@@ -55,6 +55,8 @@ def _spec_weights(digest):
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             arrays = {k: npz[k].astype(np.float32) if npz[k].dtype == np.float16 else npz[k] for k in npz.files}
         meta = json.loads(arrays.pop("meta.json").tobytes().decode())
+        if "decoder" not in meta:   # the digit classifier: no archive names it
+            continue
         if digest in (hashlib.sha256(blob).digest()[:8], _spec_canonical(meta, arrays)[:8]):
             return meta, arrays
     pytest.fail(f"no weights in {TRAINED} with digest {digest.hex()}")

@@ -52,7 +52,7 @@ def test_card_numbers_hold_on_the_sample_digits(quality):
     x = sample_digits()
     comp = AezCompressor(quality)
     data, scores = comp.compress_archive(x)
-    (start, end), _ = aezip.archive.section_spans(data)
+    (start, end) = aezip.archive.section_spans(data)[0]
     assert (end - start) / len(x) == pytest.approx(row["bytes_per_image"], rel=0.25)
     assert _stored_psnr(scores) == pytest.approx(row["psnr"], abs=0.5)
     assert aezip.metrics.psnr(aezip.decompress(data), x) == pytest.approx(row["psnr"], abs=0.5)

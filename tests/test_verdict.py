@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import aezip
+
 from aezip import verdict, zoo
 from aezip.codec import AezCompressor
 from aezip.inputs import gather, mnist_preprocess
@@ -20,7 +22,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 def _judge(images, quality=zoo.DEFAULT_QUALITY):
     c = AezCompressor(quality)
     codes, psnr = c.encode(images)
-    return verdict.judge(images, c.reconstruct(codes), quality, psnr)
+    return verdict.judge(images, c.decode(codes), quality, psnr)
 
 
 def _font():
@@ -72,7 +74,7 @@ def test_psnr_argument(samples):
     images = gather([samples / "digits"]).stack()
     c = AezCompressor(5)
     codes, psnr = c.encode(images)
-    recon = c.reconstruct(codes)
+    recon = c.decode(codes)
     j = verdict.get_judge()
     # computed when not given: the same per-image PSNR as the compressor's
     assert np.array_equal(j.judge(images, recon, 5)[1], j.judge(images, recon, 5, psnr)[1])
@@ -103,13 +105,15 @@ def test_bad_arguments():
 def test_classifier_card_matches_weights():
     folder = zoo.trained_dir()
     card = json.loads((folder / "digitclf.json").read_text())
-    data = (folder / card["weights_file"]).read_bytes()
+    data = (folder / card["weights"]).read_bytes()
     assert len(data) <= 1_000_000
-    assert hashlib.sha256(data).hexdigest() == card["weights_sha256"]
+    assert hashlib.sha256(data).hexdigest() == card["sha256"]
     j = verdict.get_judge()
     assert j.meta["thresholds"] == card["thresholds"]
     assert sorted(j.psnr_floor) == list(range(1, 10))
-    assert "digitclf" not in zoo.cards()   # not taken for a codec model
+    assert zoo.cards()["digitclf"]["task"] == "classify" and not zoo.cards()["digitclf"]["codec"]
+    with pytest.raises(aezip.UnknownModel, match="digit classifier"):
+        zoo.get_model("digitclf")   # never taken for a codec model
 
 
 def test_no_torch_at_run_time():
@@ -123,7 +127,7 @@ def test_numpy_forward_equals_torch():
     from aezip.training.classifier import load_torch
     from aezip.weights import load_weights
     j = verdict.get_judge()
-    _, arrays, _ = load_weights(zoo.trained_dir() / j.card["weights_file"])
+    _, arrays, _ = load_weights(zoo.trained_dir() / j.card["weights"])
     net = load_torch(arrays, tuple(j.meta["hidden"]))
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.integers(0, 256, (32, 28, 28)), np.stack([_letter("G")] * 2)]).astype(np.uint8)
@@ -168,6 +172,6 @@ def test_training_is_deterministic(mnist_dir, tmp_path):
     for run in ("a", "b"):
         card = train_classifier(mnist_dir, tmp_path / run, seed=0, epochs=1, negatives=300, limit=1000,
                                 log=lambda *a: None)
-        digests.append(card["weights_sha256"])
+        digests.append(card["sha256"])
         assert (tmp_path / run / "digitclf.json").exists()
     assert digests[0] == digests[1]

@@ -9,6 +9,8 @@ import typer
 
 from ..codec import AezCompressor
 from ..archive import read as unpack
+from ..names import printable
+from ..verdict import reason_codes
 from ..container import PSNR_EXACT, PSNR_UNIT, SOURCE_FORMS
 from ..errors import AezError
 from ..outputs import sanitize_name, write_bytes_atomic
@@ -45,20 +47,30 @@ def storable_names(ui, names, verbose):
 
 
 def _report_stored(ui, data, names, n, min_psnr, warn_psnr, pre):
-    """Say what the archive *data* stores: images kept losslessly, preprocessing, and a
-    warning for images whose stored PSNR (what `info -v` shows) is below *warn_psnr*."""
+    """Say what the archive *data* stores: images kept losslessly, preprocessing, and warnings
+    for images the digit check flagged and for images whose stored PSNR (what `info -v`
+    shows) is below *warn_psnr*.  Images stored exactly lose nothing: no warning for them."""
     parsed = unpack(data)
     stored = parsed.psnr
     if min_psnr is not None:
         kept = len(parsed.raw_index)
         if kept:
             ui.info(f"{kept} of {n} image(s) below {min_psnr:g} dB stored losslessly")
-    poor = [i for i in range(n) if stored[i] != PSNR_EXACT and stored[i] * PSNR_UNIT < warn_psnr]
     if pre:
         ui.info(f"{pre} image(s) were not 28x28 white-on-black and got MNIST preprocessing")
-    if poor:
+    label = (lambda i: printable(names[i]) if names else f"#{i}")
+    lossy = stored != PSNR_EXACT
+    if parsed.verdicts is not None:
+        flagged = np.flatnonzero((parsed.verdicts != 0) & lossy)
+        if len(flagged):
+            shown = flagged if ui.verbose else flagged[:5]
+            which = ", ".join(f"{label(i)} ({', '.join(reason_codes(parsed.verdicts[i]))})" for i in shown)
+            ui.warn(f"{len(flagged)} of {n} image(s) do not look like digits this model handles: "
+                    f"{which}{' ...' if len(shown) < len(flagged) else ''} (see 'aezip info -v')")
+    poor = np.flatnonzero(lossy & (stored * PSNR_UNIT < warn_psnr))
+    if len(poor):
         shown = poor if ui.verbose else poor[:5]
-        which = ", ".join(f"{names[i] if names else f'#{i}'} ({stored[i] * PSNR_UNIT:g} dB)" for i in shown)
+        which = ", ".join(f"{label(i)} ({stored[i] * PSNR_UNIT:g} dB)" for i in shown)
         ui.warn(f"{len(poor)} of {n} image(s) reconstruct below {warn_psnr:g} dB (not digits?): "
                 f"{which}{' ...' if len(shown) < len(poor) else ''}; "
                 "use --min-psnr DB to store them exactly")
@@ -155,7 +167,10 @@ def _info_details(arc):
             score = "exact"
         else:
             score = f">= {arc.psnr[i] * PSNR_UNIT:.2f} dB"
-        yield f"  {i:>6}  {score:>12}  {name}"
+        flag = ""
+        if arc.verdicts is not None and arc.verdicts[i]:
+            flag = f"  not digit-like: {', '.join(reason_codes(arc.verdicts[i]))}"
+        yield f"  {i:>6}  {score:>12}  {printable(name) if arc.names else name}{flag}"
 
 
 def info(

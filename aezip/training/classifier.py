@@ -458,7 +458,7 @@ def _recon(images, quality):
     from ..codec import AezCompressor
     c = AezCompressor(quality)
     codes, scores = c.encode(images)
-    return c.reconstruct(codes), scores
+    return c.decode(codes), scores
 
 
 # ---------------------------------------------------------------- training
@@ -558,8 +558,7 @@ def train_classifier(mnist_dir, out_dir, seed=0, epochs=EPOCHS, negatives=NEGATI
     mnist_files = [p for split in ("train", "test") for p in find_mnist(mnist_dir, split)]
     card = {
         "name": NAME, "task": "classify", "model_id": f"{NAME}@{sha[:16]}",
-        # not "weights"/"sha256": the codec registry (aezip.zoo) takes any card with those as an autoencoder
-        "weights_file": npz.name, "weights_sha256": sha,
+        "weights": npz.name, "sha256": sha, "codec": False,
         "architecture": "MLP " + "-".join(str(s) for s in (784, *hidden, 11)) + " (ReLU), softmax over "
                         "10 digits + not-a-digit",
         "parameters": int(sum(a.size for a in arrays.values())),
