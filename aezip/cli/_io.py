@@ -12,7 +12,7 @@ from PIL import Image
 
 from .. import container
 from ..codec import AezDecompressor
-from ..errors import AezError, OutputExists
+from ..errors import AezError, BadInput, OutputExists
 from ..idx import UBYTE
 from ..inputs import gather, read_stdin_images
 from ..names import check_names, printable
@@ -91,13 +91,6 @@ def decoded_chunks(path, arc, progress=None, chunk=CHUNK):
         yield start, stop, images[start:stop]
 
 
-def decode_file(path, progress=None, data=None):
-    """Read (unless *data* is given), check and decode one .aez file whole: (archive, images)."""
-    arc = open_archive(path, data)
-    parts = [images for _, _, images in decoded_chunks(path, arc, progress)]
-    return arc, np.concatenate(parts)
-
-
 def report_skipped(ui, skipped, verbose, count, action):
     """Warn about input files left out: the first SHOW_SKIPPED (all with *verbose*), then a count."""
     for path, reason in skipped[:SHOW_SKIPPED if not verbose else None]:
@@ -119,7 +112,13 @@ def read_inputs(ui, paths, strict, verbose=False, exact_shape=None, action="comp
     if "-" in paths:
         fail("'-' (stdin) cannot be mixed with other inputs")
     with ui.task("reading inputs") as advance:
-        got = gather(paths, progress=advance, exact_shape=exact_shape)
+        try:
+            got = gather(paths, progress=advance, exact_shape=exact_shape)
+        except BadInput as e:
+            if verbose and getattr(e, "skipped", None):   # -v: every file left out, and why
+                for path, reason in e.skipped:
+                    ui.info(f"aezip: skipped {reason}" if str(path) in reason else f"aezip: skipped {path}: {reason}")
+            raise
     report_skipped(ui, got.skipped, verbose, got.count, action)
     if got.skipped and strict:
         fail(f"{len(got.skipped)} input file(s) skipped and --strict is set")
