@@ -45,7 +45,11 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+_received = []   # the terminating signals received, for when typer hands back only "130"
+
+
 def _terminate(signum, frame):
+    _received.append(signum)
     raise Terminated(signum)
 
 
@@ -73,9 +77,10 @@ def _interrupted(exc):
     """The message and exit status for Ctrl-C (130) or a terminating signal (128 + its number)."""
     while exc is not None and not isinstance(exc, KeyboardInterrupt):
         exc = exc.__cause__ or exc.__context__
-    if isinstance(exc, Terminated):
-        typer.echo(f"aezip: {signal.Signals(exc.signum).name}: stopped, nothing half-written left", err=True)
-        return 128 + exc.signum
+    signum = exc.signum if isinstance(exc, Terminated) else _received[-1] if _received else None
+    if signum is not None:
+        typer.echo(f"aezip: {signal.Signals(signum).name}: stopped, nothing half-written left", err=True)
+        return 128 + signum
     typer.echo("aezip: interrupted", err=True)
     return 130
 
@@ -92,6 +97,7 @@ def run(argv=None):
         typer.echo(f"aezip: error: {safe_text(e)} (see 'aezip --help')", err=True)
         return EXIT_ERROR
     rc = EXIT_OK
+    _received.clear()
     with _CleanupOnSignals():
         for call in calls:  # `aezip -d a.aez b.aez` extracts each: the worst status wins
             got = _run_one(call)
@@ -106,8 +112,8 @@ def _run_one(args):
     try:
         # standalone_mode=False: click returns a command's exit code instead of raising SystemExit
         rc = app(args=args, standalone_mode=False)
-        if rc == 130:  # typer turns Ctrl-C into a silent exit code 130
-            typer.echo("aezip: interrupted", err=True)
+        if rc == 130:  # typer turns Ctrl-C (and so SIGTERM, SIGHUP) into a silent exit code 130
+            return _interrupted(None)
         return rc if isinstance(rc, int) else EXIT_OK
     except typer.Exit as e:
         return e.exit_code
