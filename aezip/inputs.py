@@ -322,7 +322,7 @@ def gather(paths, progress=None, exact_shape=None):
         why = ""
         if got.skipped:
             first = got.skipped[0][1]
-            why = f" ({len(got.skipped)} file(s) skipped, " + ("" if len(got.skipped) == 1 else "the first: ") + first + ")"
+            why = f" ({len(got.skipped)} files skipped" + (": " if len(got.skipped) == 1 else "; the first: ") + first + ")"
         error = BadInput(f"{', '.join(map(str, paths))}: no images found{why}")
         error.skipped = got.skipped   # every reason, for a caller that lists them (-v)
         raise error
