@@ -142,7 +142,7 @@ def test_folder_without_images(tmp_path, capsys):
     for i in range(3):
         (folder / f"readme{i}.txt").write_text("x")
     rc, err = _compress(folder, tmp_path / "a.aez", capsys)
-    assert rc == 1 and "no images found (3 files skipped)" in err.splitlines()[-1]
+    assert rc == 1 and "no images found (3 files skipped; the first: " in err.splitlines()[-1]
 
 
 def test_symlink_loops_terminate(tmp_path, digit, capsys):

@@ -95,8 +95,8 @@ def test_cli_warns_about_non_digits_by_name(tmp_path, digits, capsys):
     assert 4 <= flagged <= 6, line               # the 6 non-digits (after preprocessing)
     assert "noise0.png" in line and "photos0.png" in line
     assert "digit0" not in line and "digit1" not in line and "--min-psnr" in line
-    # -q: silent and exit 0; --min-psnr: nothing left to warn about
-    assert cli.run(["compress", "-q", str(folder), "-o", str(tmp_path / "b.aez")]) == 0
+    # -q: silent, but the exit status stays 2 (issue 13); --min-psnr: nothing left to warn about
+    assert cli.run(["compress", "-q", str(folder), "-o", str(tmp_path / "b.aez")]) == 2
     assert capsys.readouterr().err == ""
     assert cli.run(["compress", str(folder), "-o", str(tmp_path / "c.aez"), "--min-psnr", "12"]) == 0
     err = capsys.readouterr().err
