@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from .errors import AezError, OutputExists, UnsafeName
-from .names import check_name, name_key, printable
+from .names import MAX_COMPONENT, check_name, name_key, printable
 
 def _umask():
     mask = os.umask(0)
@@ -104,19 +104,27 @@ def output_names(names, suffix, renamed=None):
         if k.endswith(suffix):
             out.append(p)
             continue
-        q = p.with_suffix(suffix) if p.suffix else p.with_name(p.name + suffix)
+        stem = p.stem if p.suffix else p.name
+        q = p.with_name(_fit(stem, suffix))
         number = 2
         while name_key(str(q)) in taken:
-            q = p.with_name(f"{p.stem}~{number}{suffix}")
+            q = p.with_name(_fit(stem, f"~{number}{suffix}"))
             number += 1
         reason = check_name(str(q))
-        if reason:
+        if reason:  # pragma: no cover - a valid name always maps to a valid one
             raise UnsafeName(f"archive name {printable(n)} becomes {printable(str(q))}, which {reason}")
         taken.add(name_key(str(q)))
-        if renamed is not None and q.stem != p.stem:
+        if renamed is not None and q.stem != stem:
             renamed.append((n, str(q)))
         out.append(q)
     return out
+
+
+def _fit(stem, tail):
+    """stem + tail, the stem cut short so that the file name fits in MAX_COMPONENT UTF-8 bytes."""
+    while len((stem + tail).encode("utf-8")) > MAX_COMPONENT and len(stem) > 1:
+        stem = stem[:-1]
+    return stem + tail
 
 
 def _check_destinations(target, files, force):

@@ -199,3 +199,15 @@ def test_signal_during_extract_leaves_nothing(tmp_path, big_archive, sig, into_e
     assert p.returncode == 128 + sig, err
     assert f"{signal.Signals(sig).name}: stopped" in err and "Traceback" not in err, err
     assert _tree(tmp_path) == before, "left behind: " + ", ".join(sorted(set(_tree(tmp_path)) - set(before)))
+
+
+def test_what_test_passes_extract_writes_even_when_png_names_must_be_cut(tmp_path, digits, capsys):
+    """Valid names whose PNG name would pass 255 bytes (an extension added, or ~2) are cut to fit."""
+    names = ["x" * 251 + ".gif", "x" * 251 + ".png", "a" * 255]
+    path = tmp_path / "long.aez"
+    path.write_bytes(packed(digits, names))
+    assert run(["test", str(path)]) == 0
+    assert run(["extract", str(path), "-o", str(tmp_path / "out"), "-q"]) == 0
+    got = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(got) == 3 and all(len(n.encode()) <= 255 and n.endswith(".png") for n in got)
+    assert "x" * 251 + ".png" in got
