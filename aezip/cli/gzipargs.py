@@ -56,17 +56,17 @@ def _quality_flags(args):
     return out
 
 
-def _files(args):
-    """The positional arguments of *args* (not options, nor options' values)."""
-    files, skip = [], False
+def _positionals(args):
+    """(files, options): the positional arguments of *args*, and the rest (options with their
+    values) in order."""
+    files, options, value = [], [], False
     for a in args:
-        if skip:
-            skip = False
-        elif a in _VALUED:
-            skip = True
-        elif a == "-" or not a.startswith("-"):
+        if value or a in _VALUED or (a != "-" and a.startswith("-")):
+            options.append(a)
+            value = not value and a in _VALUED
+        else:
             files.append(a)
-    return files
+    return files, options
 
 
 def gzip_to_commands(args):
@@ -97,26 +97,9 @@ def gzip_to_commands(args):
         if "-c" in rest:
             raise ValueError(f"-c (stdout) does not apply to {'-t' if mode == 'test' else '-l'}")
         return [["test" if mode == "test" else "info"] + rest]
-    files = _files(rest)
+    files, options = _positionals(rest)
     if len(files) <= 1:
         return [["extract"] + rest]
     if "-o" in rest or "--output" in rest:
         raise ValueError(f"-o names one output, but -d got {len(files)} archives")
-    return [["extract", f] + _without_files(rest, files) for f in files]
-
-
-def _without_files(args, files):
-    """*args* with the positional arguments (*files*) left out, options and their values kept."""
-    out, skip = [], False
-    for a in args:
-        if skip:
-            out.append(a)
-            skip = False
-        elif a in _VALUED:
-            out.append(a)
-            skip = True
-        elif a == "-" or not a.startswith("-"):
-            continue
-        else:
-            out.append(a)
-    return out
+    return [["extract", f] + options for f in files]
