@@ -319,8 +319,13 @@ def gather(paths, progress=None, exact_shape=None):
                 raise
             got.skipped.append((path, str(e)))
     if not got.images:
-        raise BadInput(f"{', '.join(map(str, paths))}: no images found"
-                       + (f" ({len(got.skipped)} files skipped)" if got.skipped else ""))
+        why = ""
+        if got.skipped:
+            first = got.skipped[0][1]
+            why = f" ({len(got.skipped)} files skipped" + (": " if len(got.skipped) == 1 else "; the first: ") + first + ")"
+        error = BadInput(f"{', '.join(map(str, paths))}: no images found{why}")
+        error.skipped = got.skipped   # every reason, for a caller that lists them (-v)
+        raise error
     # One array file alone keeps its form and needs no names; otherwise name every image.
     if len(entries) == 1 and entries[0][2]:
         got.names = None

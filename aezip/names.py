@@ -66,7 +66,7 @@ def check_names(names):
     for i, n in enumerate(names):
         reason = check_name(n)
         if reason:
-            raise UnsafeName(f"archive name {printable(n)} (image {i}) {reason}")
+            raise UnsafeName(f"archive name {i} {printable(n)} {reason}")
         key = name_key(n)
         if key in seen:
             first = names[seen[key]]

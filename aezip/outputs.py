@@ -5,6 +5,7 @@ folder and renamed into place only when complete, so a failure or Ctrl-C
 leaves the previous state as it was.
 """
 
+import gzip
 import os
 import shutil
 import sys
@@ -12,6 +13,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from .errors import AezError, OutputExists, UnsafeName
+from .names import MAX_COMPONENT, check_name, name_key, printable
 
 def _umask():
     mask = os.umask(0)
@@ -19,15 +21,26 @@ def _umask():
     return mask
 
 
-__all__ = ["write_bytes_atomic", "safe_relative", "sanitize_name",
-           "write_tree", "output_names"]
+__all__ = ["write_bytes_atomic", "write_atomic", "safe_relative", "write_tree", "output_names"]
 
 
 def write_bytes_atomic(path, data, force=False):
     """Write *data* to *path* ('-' for stdout) via a temporary file and a rename."""
+    write_atomic(path, [data], force)
+
+
+def write_atomic(path, pieces, force=False, gzipped=False):
+    """Write the byte strings *pieces* (any iterable, consumed once) one after another to
+    *path* ('-' for stdout) via a temporary file and a rename; with *gzipped*, through gzip
+    (level 9, no time stamp or name, so the bytes are reproducible)."""
     if str(path) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        out = sys.stdout.buffer
+        sink = gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=9, mtime=0) if gzipped else out
+        for piece in pieces:
+            sink.write(piece)
+        if gzipped:
+            sink.close()
+        out.flush()
         return
     path = Path(path)
     if (path.exists() or path.is_symlink()) and not force:
@@ -43,12 +56,16 @@ def write_bytes_atomic(path, data, force=False):
         raise AezError(f"{path}: cannot write in {parent} ({e.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            sink = gzip.GzipFile(filename="", mode="wb", fileobj=f, compresslevel=9, mtime=0) if gzipped else f
+            for piece in pieces:
+                sink.write(piece)
+            if gzipped:
+                sink.close()
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
+        if isinstance(e, OSError) and not isinstance(e, AezError):
             raise AezError(f"{path}: cannot write ({e.strerror or e}); nothing was changed") from None
         raise
 
@@ -67,52 +84,47 @@ def safe_relative(name):
     return p
 
 
-def sanitize_name(name):
-    """A name that :func:`safe_relative` accepts, made from a real relative path: backslashes,
-    control characters and a drive-letter colon become '_'.  (What a folder on a POSIX disk
-    may hold but an archive reader must refuse.)"""
-    parts = []
-    for part in name.split("/"):
-        part = "".join("_" if c == "\\" or ord(c) < 32 or c == "\x7f" else c for c in part)
-        parts.append(part if part not in ("", ".", "..") else part.replace(".", "_") or "_")
-    out = "/".join(parts)
-    if len(out) > 1 and out[1] == ":":
-        out = out[0] + "_" + out[2:]
-    return out
-
-
 def output_names(names, suffix, renamed=None):
-    """Map stored names to output file names with *suffix*, checking safety and duplicates.
+    """Map stored names (which passed :func:`aezip.names.check_names`) to output file names
+    ending in *suffix* (``.png``), none of which lands on another's file or folder under
+    :func:`aezip.names.name_key` (NFC + case folding).
 
-    A name stored twice is refused.  Names that would land on the same output file
-    (``x.jpg`` and ``x.png`` both become PNGs; ``A.png`` and ``a.png`` are one file on
-    macOS and Windows disks) are kept apart: the later one keeps its full name plus the
-    suffix (``x.png.png``), or gets a number (``a~2.png``); each such change is appended to
-    *renamed* as (stored name, output name) so the caller can say so.
+    The rule: a name that already ends in *suffix* keeps it exactly (``a.png`` is written as
+    ``a.png``); any other has its extension replaced (``a.gif`` -> ``a.png``), or, when that
+    file is taken by another name, gets a number (``a~2.png``, ``a~3.png``, ...).  Each
+    renamed name is appended to *renamed* as (stored name, output name) so the caller can
+    say so.
     """
-    out, seen, stored = [], set(), set()
-    for n in names:
-        p = safe_relative(n)
-        if n in stored:
-            raise UnsafeName(f"archive holds the name {n!r} twice")
-        stored.add(n)
-        q = p.with_suffix(suffix) if p.suffix else p.with_name(p.name + suffix)
-        if str(q).casefold() in seen:
-            q = p.with_name(p.name + suffix)
-            k = 2
-            while str(q).casefold() in seen:
-                q = p.with_name(f"{p.stem}~{k}{suffix}")
-                k += 1
-            if renamed is not None:
-                renamed.append((n, str(q)))
-        seen.add(str(q).casefold())
+    keys = [name_key(n) for n in names]
+    taken = {k for k in keys if k.endswith(suffix)}
+    taken |= {k.rsplit("/", j)[0] for k in keys for j in range(1, k.count("/") + 1)}  # their folders
+    out = []
+    for n, k in zip(names, keys):
+        p = PurePosixPath(n)
+        if k.endswith(suffix):
+            out.append(p)
+            continue
+        stem = p.stem if p.suffix else p.name
+        q = p.with_name(_fit(stem, suffix))
+        number = 2
+        while name_key(str(q)) in taken:
+            q = p.with_name(_fit(stem, f"~{number}{suffix}"))
+            number += 1
+        reason = check_name(str(q))
+        if reason:  # pragma: no cover - a valid name always maps to a valid one
+            raise UnsafeName(f"archive name {printable(n)} becomes {printable(str(q))}, which {reason}")
+        taken.add(name_key(str(q)))
+        if renamed is not None and q.stem != stem:
+            renamed.append((n, str(q)))
         out.append(q)
-    # a name may not also be a folder of another name
-    folders = {str(parent).casefold() for q in out for parent in q.parents if str(parent) != "."}
-    clash = next((q for q in out if str(q).casefold() in folders), None)
-    if clash is not None:
-        raise UnsafeName(f"archive name {str(clash)!r} is both a file and a folder")
     return out
+
+
+def _fit(stem, tail):
+    """stem + tail, the stem cut short so that the file name fits in MAX_COMPONENT UTF-8 bytes."""
+    while len((stem + tail).encode("utf-8")) > MAX_COMPONENT and len(stem) > 1:
+        stem = stem[:-1]
+    return stem + tail
 
 
 def _check_destinations(target, files, force):
@@ -139,18 +151,21 @@ def _check_destinations(target, files, force):
             raise UnsafeName(f"{dest}: its folder leads outside {target} (symlink)")
 
 
-def write_tree(target, files, force=False):
-    """Write {relative PurePosixPath: bytes} under folder *target*, all or nothing.
+def write_tree(target, rels, contents, force=False):
+    """Write files under folder *target*, all or nothing: *rels* lists their relative
+    PurePosixPaths and *contents* (any iterable, consumed once, in the same order) their bytes.
 
     Every name must have passed :func:`safe_relative` (see :func:`output_names`).
     A new folder is built whole under a temporary name and renamed into place.
     Into an existing folder, every destination is checked first (exists? would a
     symlink lead outside?), files are staged in a temporary folder inside it and
-    then renamed one by one; if that is interrupted (an error, Ctrl-C), the files
-    already moved are put back, so the folder is as it was.
+    then renamed one by one; if that is interrupted (an error, Ctrl-C, SIGTERM), the files
+    already moved are put back, so the folder is as it was.  Each file is written to the
+    stage as *contents* yields it, so only one file's bytes are held at a time.
     """
     target = Path(target)
-    for rel in files:
+    rels = list(rels)
+    for rel in rels:
         safe_relative(str(rel))
     if target.is_symlink() and not target.exists():
         raise OutputExists(f"{target}: is a broken symbolic link; refusing to write through it")
@@ -161,7 +176,7 @@ def write_tree(target, files, force=False):
     if not fresh:
         if not target.is_dir():
             raise OutputExists(f"{target}: exists and is not a folder")
-        _check_destinations(target, files, force)
+        _check_destinations(target, rels, force)
     try:
         stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     except OSError as e:
@@ -169,10 +184,14 @@ def write_tree(target, files, force=False):
     backup = None
     try:
         os.chmod(stage, 0o777 & ~_umask())
-        for rel, data in files.items():
+        written = 0
+        for rel, data in zip(rels, contents):
             p = stage / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(data)
+            written += 1
+        if written != len(rels):
+            raise AezError(f"{target}: {written} of {len(rels)} files made; nothing was changed")
         if fresh:
             try:
                 os.rename(stage, target)
@@ -180,7 +199,7 @@ def write_tree(target, files, force=False):
                 raise OutputExists(f"{target}: appeared while writing; left as it is") from None
             return
         backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target))
-        _move_in(target, stage, backup, files)
+        _move_in(target, stage, backup, rels)
     except OSError as e:
         if isinstance(e, AezError):
             raise

@@ -52,11 +52,23 @@ LADDER = {
 DEFAULT_QUALITY = 5
 
 
+MODELS_ENV = "AEZIP_MODELS"
+
+
+def model_dirs():
+    """Where models are found, first match wins: each folder in $AEZIP_MODELS (separated
+    by os.pathsep, e.g. the --out folder of `aezip train`), then the bundled models."""
+    extra = [Path(p) for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p]
+    return extra + [trained_dir()]
+
+
+def _folder_of(name):
+    """The first folder of :func:`model_dirs` with a card named *name*, or None."""
+    return next((str(d) for d in model_dirs() if name in _cards(str(d))), None)
+
+
 def trained_dir():
-    """The folder of bundled models: $AEZIP_MODELS, the wheel's copy, or the checkout's."""
-    env = os.environ.get("AEZIP_MODELS")
-    if env:
-        return Path(env)
+    """The folder of bundled models: the wheel's copy, or the checkout's."""
     here = Path(__file__).resolve().parent
     for cand in (here / "trained", here.parent / "trained"):
         if cand.is_dir():
@@ -93,8 +105,12 @@ def _cards(folder):
 
 
 def cards():
-    """{name: model card} of every installed model (a bad card is an error, not skipped)."""
-    return _cards(str(trained_dir()))
+    """{name: model card} of every installed model, $AEZIP_MODELS first (a bad card is an
+    error, not skipped)."""
+    out = {}
+    for folder in reversed(model_dirs()):
+        out.update(_cards(str(folder)))
+    return out
 
 
 class Model:
@@ -190,9 +206,9 @@ def _load(name, folder):
 
 def get_model(name):
     """Load an installed model by name (cached)."""
-    folder = str(trained_dir())
-    if name not in _cards(folder):
-        raise UnknownModel(f"unknown model {name!r} (installed: {', '.join(_cards(folder)) or 'none'})")
+    folder = _folder_of(name)
+    if folder is None:
+        raise UnknownModel(f"unknown model {name!r} (installed: {', '.join(cards()) or 'none'})")
     if _cards(folder)[name].get("task") == "classify":
         raise UnknownModel(f"model {name!r} is the digit classifier (aezip.verdict), not an autoencoder")
     return _load(name, folder)
@@ -231,12 +247,12 @@ def name_for_digest(digest):
 def model_for_digest(digest, name=None):
     """Load the installed model that *digest* (8 bytes) names (:func:`card_digests`), retired
     or not: every archive an installed model wrote stays readable."""
-    folder = str(trained_dir())
-    for card in _cards(folder).values():
-        if digest in card_digests(card):
-            return _load(card["name"], folder)
+    for folder in map(str, model_dirs()):
+        for card in _cards(folder).values():
+            if digest in card_digests(card):
+                return _load(card["name"], folder)
     have = ", ".join(model_id(c["name"], c.get("canonical_sha256") or c["sha256"])
-                     for c in _cards(folder).values()) or "none"
+                     for c in cards().values()) or "none"
     need = f"model {model_id(name, digest)}" if name else f"the model with digest {digest.hex()}"
     raise UnknownModel(f"archive needs {need}, which is not installed (installed: {have})")
 

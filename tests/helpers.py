@@ -84,3 +84,19 @@ def archive_with_names(images, names, quality=5):
     codes, scores = comp.encode(np.asarray(images, np.uint8))
     return archive.write_lossy(comp.model.digest, comp.quality, comp.grid, codes, names=list(names),
                                psnr=psnr_bytes(scores))
+
+
+def v1_archive(images, names=None, quality=5, **header):
+    """A format version 1 file (aezip.container.pack, the layout aezip wrote until 2026-12-01)
+    of *images* at *quality*, with *header* fields replaced: what older archives look like."""
+    import dataclasses
+    from aezip import container
+    from aezip.codec import AezCompressor, psnr_bytes
+    comp = AezCompressor(quality, judge=False)
+    codes, scores = comp.encode(np.asarray(images, np.uint8))
+    g, m = comp.grid, comp.model
+    head = container.Header(1, 0, quality, g.sample_size, m.file_digest, m.name, len(codes), 28, 28, m.latent_dim,
+                            tuple(g.offsets.tolist()), tuple(g.steps.tolist()))
+    head = dataclasses.replace(head, **header)
+    codes = codes if head.count == len(codes) else np.resize(codes, (head.count, codes.shape[1]))
+    return container.pack(head, codes, names=names, psnr=None if head.count != len(scores) else psnr_bytes(scores))

@@ -83,6 +83,25 @@ def test_short_training_run_loss_falls_and_exports(tmp_path):
     assert (out / "README.md").read_text().count("tiny") >= 2
 
 
+def test_a_trained_model_is_usable_through_aezip_models(tmp_path, monkeypatch):
+    """`aezip train --out DIR` then AEZIP_MODELS=DIR: the model is found by name (issue 13)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib", reason="training draws its loss plot with matplotlib (the train extra)")
+    import aezip
+    from aezip import zoo
+    from aezip.cli import run
+
+    data = tiny_mnist(tmp_path / "data", n_train=320)
+    out = tmp_path / "mine"
+    assert run(["train", "--data", str(data), "--out", str(out), "--name", "tiny2", "--epochs", "1",
+                "--threads", "1"]) == 0
+    monkeypatch.setenv("AEZIP_MODELS", str(out))
+    assert zoo.get_model("tiny2").name == "tiny2" and zoo.get_model("rdf32").name == "rdf32"
+    x = read_idx(data / "t10k-images-idx3-ubyte.gz")[:5]
+    blob = aezip.AezCompressor(model="tiny2", step=1.0).compress(x)
+    assert aezip.read_header(blob).model_name == "tiny2" and aezip.decompress(blob).shape == x.shape
+
+
 def test_train_cli_bad_data_folder(tmp_path):
     from aezip.cli import run
 

@@ -58,7 +58,7 @@ def test_hostile_name_is_refused(arena, digits, capsys, bad):
     rc = cli.run(["extract", str(path), "-o", str(work / "out")])
     err = capsys.readouterr().err
     assert rc == 1 and err.startswith("aezip: error: ") and err.count("\n") == 1, err
-    assert "archive name" in err
+    assert "evil.aez: archive name 1 " in err
     assert _tree(arena) == before_all      # nothing written anywhere, not even ok.png
     assert not Path("/tmp/abs.png").exists() or bad != "/tmp/abs.png"
 
@@ -74,19 +74,30 @@ def test_duplicates_and_clashes_are_refused(arena, digits, capsys, names):
     path.write_bytes(_archive_with(digits, names))
     before = _tree(arena)
     assert cli.run(["extract", str(path), "-o", str(work / "out")]) == 1
-    assert "archive" in capsys.readouterr().err
+    assert cli.run(["test", str(path)]) == 1     # test refuses what extract refuses
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[0] == err[1] and "dup.aez: " in err[0], err
     assert _tree(arena) == before
 
 
 def test_same_stem_different_suffix_is_kept_apart(arena, digits, capsys):
-    """x.jpg and x.png both map to x.png: the second keeps its full name (x.png.png),
-    none is lost, and extract says so."""
+    """x.jpg and x.png both map to x.png: the name that already ends in .png keeps it, the
+    other gets a number (x~2.png), none is lost, and extract says so."""
     work = arena / "work"
-    path = work / "stems.aez"
-    path.write_bytes(_archive_with(digits, ["x.jpg", "x.png"]))
-    assert cli.run(["extract", str(path), "-o", str(work / "out")]) == 0
-    assert sorted(os.listdir(work / "out")) == ["x.png", "x.png.png"]
-    assert "x.png: written as x.png.png" in capsys.readouterr().err
+    for names in (["x.jpg", "x.png"], ["x.png", "x.jpg"]):
+        path = work / "stems.aez"
+        path.write_bytes(_archive_with(digits, names))
+        assert cli.run(["extract", str(path), "-o", str(work / "out"), "-f"]) == 0
+        assert sorted(os.listdir(work / "out")) == ["x.png", "x~2.png"]
+        out = read_idx_free_png(work / "out" / "x.png")
+        assert (out == aezip.decompress(path.read_bytes())[names.index("x.png")]).all()
+        assert "'x.jpg': written as 'x~2.png'" in capsys.readouterr().err
+
+
+def read_idx_free_png(path):
+    import numpy as np
+    from PIL import Image
+    return np.asarray(Image.open(path))
 
 
 def test_names_equal_but_for_case_or_normalization_are_refused(arena, digits, capsys):

@@ -148,8 +148,11 @@ class _Pillow(_Codec):
 
 
 class _Aezip(_Codec):
-    """Every quality level of zoo.LADDER, through AezCompressor / AezDecompressor."""
+    """Every quality level of zoo.LADDER, through AezCompressor / AezDecompressor: the
+    archive `aezip compress` writes, stored names and source form included."""
     name, family, label, unit = "aezip", "aezip", "aezip", "archive"
+    names = None                          # the names compress would store, or None
+    source_form = container.SOURCE_IMAGES
 
     def settings(self):
         out = []
@@ -164,7 +167,8 @@ class _Aezip(_Codec):
         get_model(ladder_row(params["quality"])[0])  # the decoder finds it loaded
 
     def encode(self, images, params):
-        return self._compressor.compress(images)
+        names = self.names if self.names is not None and len(self.names) == len(images) else None
+        return self._compressor.compress(images, names=names, source_form=self.source_form)
 
     def decode(self, blob, params, count):
         return AezDecompressor().decompress(blob)

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import BadInput, RoundTripError
 from ..inputs import mnist_preprocess
 from ..metrics import psnr, ssim
-from .codecs import CODECS, PCA_COMPONENTS, _codecs, _Pca
+from .codecs import CODECS, PCA_COMPONENTS, _Aezip, _codecs, _Pca
 
 RAW_BYTES = 28 * 28               # one 8-bit 28x28 image
 DEFAULT_SUBSET = 1000             # images the slow codecs see (evenly spaced)
@@ -128,7 +128,8 @@ def plan(only=None, pca=None):
     return jobs, notes
 
 
-def run_bench(images, *, source, pca=None, only=None, subset=DEFAULT_SUBSET, progress=None):
+def run_bench(images, *, source, pca=None, only=None, subset=DEFAULT_SUBSET, progress=None, names=None,
+              source_form=0):
     """Measure every available codec and setting on uint8 (N, 28, 28) *images*.
 
     :param source: what the images are, in words (for the report).
@@ -136,12 +137,17 @@ def run_bench(images, *, source, pca=None, only=None, subset=DEFAULT_SUBSET, pro
     :param only: codec names to run (default: all of :data:`CODECS`).
     :param subset: the slow codecs see at most this many evenly spaced images (0: all).
     :param progress: called with (done, total, label) before each measurement.
+    :param names: the names `aezip compress` would store for the images (and *source_form*,
+        a container.SOURCE_* value): aezip's rows then count the whole file it writes.
     """
     images = np.ascontiguousarray(images, np.uint8)
     if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
         raise BadInput(f"{source}: bench needs 28x28 images, got an array of shape {images.shape}")
     t0 = time.perf_counter()
     jobs, notes = plan(only, pca)
+    for codec, _, _ in jobs:
+        if isinstance(codec, _Aezip):
+            codec.names, codec.source_form = names, source_form
     small, sub_note = _subset(images, subset)
     rows = []
     for i, (codec, setting, params) in enumerate(jobs):

@@ -1,7 +1,9 @@
 """The commands' shared input and output: reading files or stdin into images or archives,
-and writing images as PNG folders or IDX/.npy files, whole or not at all."""
+decoding archives chunk by chunk, and writing images as PNG folders or IDX/.npy files,
+whole or not at all."""
 
 import io
+import struct
 import sys
 from pathlib import Path
 
@@ -10,17 +12,20 @@ from PIL import Image
 
 from .. import archive, container
 from ..codec import AezDecompressor
-from ..errors import AezError, OutputExists
-from ..idx import write_idx
+from ..errors import AezError, BadInput, OutputExists
+from ..idx import UBYTE
 from ..inputs import gather, read_stdin_images
-from ..outputs import output_names, write_bytes_atomic, write_tree
+from ..names import printable
+from ..outputs import output_names, write_atomic, write_tree
 from ._ui import fail
 
-__all__ = ["SHOW_SKIPPED", "DECODER", "read_input_bytes", "read_stdin", "named", "unpack_file", "decode_file",
-           "read_inputs", "report_skipped", "array_bytes",
-           "refuse_existing", "write_images", "encode_png"]
+__all__ = ["SHOW_SKIPPED", "CHUNK", "DECODER", "read_input_bytes", "read_stdin", "named", "unpack_file",
+           "open_archive", "decoded_chunks", "read_inputs", "report_skipped", "refuse_existing", "refuse_terminal",
+           "refuse_input_as_output", "write_images", "write_chunks", "encode_png", "ARRAY_SUFFIXES",
+           "form_of_output"]
 
 SHOW_SKIPPED = 10   # skipped input files listed one by one; the rest are counted
+CHUNK = 4096        # images decoded, written or checked at a time
 # One decompressor for the process: it keeps the models it has loaded.
 DECODER = AezDecompressor()
 
@@ -65,11 +70,18 @@ def unpack_file(path, data):
         raise named(path, e) from None
 
 
-def decode_file(path, progress=None, data=None):
-    """Read (unless *data* is given) and decode one .aez file: (archive, images); errors name the file."""
+def open_archive(path, data=None):
+    """The parsed archive at *path* (or of *data*), its names checked exactly as `extract`
+    checks them (:func:`aezip.names.check_names`), so `test` passes only what `extract` writes."""
     data = read_input_bytes(path) if data is None else data
+    return unpack_file(path, data)   # aezip.archive.read refuses names that break §5.2
+
+
+def decoded_chunks(path, arc, progress=None, chunk=CHUNK):
+    """Yield (start, stop, images) over the archive *arc* read from *path*: images[start:stop]
+    decoded.  The one place extract, test and show get their pixels; errors name the file."""
     try:
-        return DECODER.decompress_archive(data, progress)
+        yield from DECODER.iter_decode(arc, chunk, progress)   # memory bounded by the chunk
     except AezError as e:
         raise named(path, e) from None
 
@@ -96,7 +108,13 @@ def read_inputs(ui, paths, strict, verbose=False, exact_shape=None, action="comp
     if "-" in paths:
         fail("'-' (stdin) cannot be mixed with other inputs")
     with ui.task("reading inputs") as advance:
-        got = gather(paths, progress=advance, exact_shape=exact_shape)
+        try:
+            got = gather(paths, progress=advance, exact_shape=exact_shape)
+        except BadInput as e:
+            if verbose and getattr(e, "skipped", None):   # -v: every file left out, and why
+                for path, reason in e.skipped:
+                    ui.info(f"aezip: skipped {reason}" if str(path) in reason else f"aezip: skipped {path}: {reason}")
+            raise
     report_skipped(ui, got.skipped, verbose, got.count, action, has_verbose)
     if got.skipped and strict:
         fail(f"{len(got.skipped)} input file(s) skipped and --strict is set")
@@ -109,50 +127,100 @@ def refuse_existing(output, force):
         raise OutputExists(f"{output}: already exists (use -f to overwrite)")
 
 
+def refuse_terminal(output, force, what="compressed data"):
+    """Fail before any work when *output* is '-' and stdout is a terminal, unless -f (gzip's rule)."""
+    if str(output) == "-" and not force and sys.stdout.isatty():
+        fail(f"{what} not written to a terminal (redirect stdout, or use -f to force)")
+
+
+def refuse_input_as_output(output, paths):
+    """Fail before any work when the output file is one of the input files named (even with
+    -f: the input would be replaced by a lossy archive of itself)."""
+    if str(output) == "-" or not Path(output).exists():
+        return
+    for p in paths:
+        try:
+            same = p != "-" and Path(output).samefile(p)
+        except OSError:
+            continue
+        if same:
+            fail(f"{output}: is also an input; refusing to replace it with its own archive")
+
+
 def encode_png(img):
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG", optimize=False)
     return buf.getvalue()
 
 
-def array_bytes(images, form):
-    """The images as one IDX or .npy file."""
+# What an -o file name's ending says about the format wanted: (suffix, form, gzipped)
+ARRAY_SUFFIXES = ((".idx.gz", "idx", True), (".gz", "idx", True), (".idx", "idx", False),
+                  (".npy", "npy", False), ("-ubyte", "idx", False))
+
+
+def form_of_output(output):
+    """(form, gzipped) that the name *output* asks for (``x.npy``, ``x.idx``, ``x.idx.gz``,
+    ``x-ubyte.gz``), or (None, False) for any other name (a folder of PNGs, or one .png)."""
+    name = Path(str(output)).name.lower()
+    for suffix, form, gz in ARRAY_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return form, gz
+    return None, False
+
+
+def _array_pieces(chunks, shape, form):
+    """The bytes of one IDX or .npy file of the images *chunks* yields, header first."""
     if form == "idx":
-        return write_idx(images)
-    buf = io.BytesIO()
-    np.save(buf, images, allow_pickle=False)
-    return buf.getvalue()
+        yield struct.pack(">HBB", 0, UBYTE, 3) + struct.pack(">3I", *shape)
+    else:
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, {"descr": "|u1", "fortran_order": False, "shape": shape})
+        yield buf.getvalue()
+    for _, _, images in chunks:
+        yield np.ascontiguousarray(images, np.uint8).tobytes()
 
 
-def write_images(ui, images, names, form, output, file_name, force=False):
-    """Write images as `extract` does: *form* png makes a folder of PNGs under their
-    *names* (or, for a single image and an output ending in .png, that one file); idx or
-    npy make one file (named *file_name* inside *output* when that is a folder); *output*
-    '-' writes one PNG, or the array file, to stdout."""
+def write_images(ui, images, names, form, output, file_name, force=False, gzipped=None):
+    """Write the image stack *images* as :func:`write_chunks` does."""
+    write_chunks(ui, [(0, len(images), images)], len(images), images.shape[1:], names, form, output,
+                 file_name, force, gzipped)
+
+
+def write_chunks(ui, chunks, count, shape, names, form, output, file_name, force=False, gzipped=None):
+    """Write *count* images of *shape* (h, w), which *chunks* yields as (start, stop, images),
+    as `extract` does: *form* png makes a folder of PNGs under their *names* (or, for a
+    single image and an output ending in .png, that one file); idx or npy make one file
+    (named *file_name* inside *output* when that is a folder; gzip'd when *gzipped*, which
+    by default follows a .gz ending); *output* '-' writes one PNG, or the array file, to
+    stdout.  PNGs are written as the chunks come, so only one chunk is held at a time."""
+    shape = (count,) + tuple(shape)
     if str(output) == "-":
         if form == "png":
-            if len(images) != 1:
+            if count != 1:
                 fail("more than one image: use --format npy or idx to write to stdout")
-            payload = encode_png(images[0])
+            write_atomic("-", [encode_png(images[0]) for _, _, images in chunks])
         else:
-            payload = array_bytes(images, form)
-        write_bytes_atomic("-", payload)
+            write_atomic("-", _array_pieces(chunks, shape, form), gzipped=bool(gzipped))
         return
     target = Path(output)
-    if form == "png" and len(images) == 1 and target.suffix.lower() == ".png" and not target.is_dir():
-        write_bytes_atomic(target, encode_png(images[0]), force=force)  # one image, named by the user
-        ui.info(f"1 image -> {target}")
+    if form == "png" and count == 1 and target.suffix.lower() == ".png" and not target.is_dir():
+        write_atomic(target, (encode_png(images[0]) for _, _, images in chunks), force=force)
+        ui.info(f"1 image -> {target}")  # one image, named by the user
         return
     if form == "png":
         renamed = []
-        rels = output_names(names or [f"{i:05d}" for i in range(len(images))], ".png", renamed)
+        rels = output_names(names or [f"{i:05d}" for i in range(count)], ".png", renamed)
         for stored, written in renamed:
-            ui.info(f"{stored}: written as {written} (another name already maps to the same file)")
-        write_tree(target, {rel: encode_png(img) for rel, img in zip(rels, images)}, force=force)
+            ui.info(f"{printable(stored)}: written as {printable(written)} (its own name, with the extension "
+                    "made .png, is taken: a name already ending in .png keeps it)")
+        pngs = (encode_png(img) for _, _, images in chunks for img in images)
+        write_tree(target, rels, pngs, force=force)
         ui.detail("\n".join(str(target / r) for r in rels))
-        ui.info(f"{len(images)} images -> {target}/")
+        ui.info(f"{count} images -> {target}/")
     else:
         if target.is_dir():
             target = target / file_name
-        write_bytes_atomic(target, array_bytes(images, form), force=force)
-        ui.info(f"{len(images)} images -> {target}")
+        if gzipped is None:
+            gzipped = target.name.lower().endswith(".gz")
+        write_atomic(target, _array_pieces(chunks, shape, form), force=force, gzipped=gzipped)
+        ui.info(f"{count} images -> {target}")

@@ -6,7 +6,9 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_WARNING", "Ui", "fail"]
+from ..names import printable
+
+__all__ = ["EXIT_OK", "EXIT_ERROR", "EXIT_WARNING", "Ui", "fail", "safe_text"]
 
 EXIT_OK, EXIT_ERROR, EXIT_WARNING = 0, 1, 2
 
@@ -20,17 +22,17 @@ class Ui:
 
     def info(self, msg):
         if not self.quiet:
-            typer.echo(msg, err=True)
+            typer.echo(safe_text(msg), err=True)
 
     def detail(self, msg):
         if self.verbose and not self.quiet:
-            typer.echo(msg, err=True)
+            typer.echo(safe_text(msg), err=True)
 
     def warn(self, msg):
-        """A warning: printed and exit status 2, unless -q (then neither, like gzip -q)."""
+        """A warning: exit status 2; printed unless -q (which keeps the status, like gzip -q)."""
+        self.warned = True
         if not self.quiet:
-            self.warned = True
-            typer.echo(f"aezip: warning: {msg}", err=True)
+            typer.echo(f"aezip: warning: {safe_text(msg)}", err=True)
 
     def task(self, what, total=None):
         """A progress bar on stderr, shown only on a terminal and only once work has run 1 s."""
@@ -73,7 +75,20 @@ class _Progress:
         return False
 
 
+def safe_text(msg):
+    """*msg* with every character a terminal would act on (controls, bidi overrides, line
+    separators) escaped as :func:`aezip.names.printable` escapes it; the newlines that
+    separate lines are kept."""
+    return "\n".join(line if line.isprintable() else "".join(map(_safe_char, line))
+                      for line in str(msg).split("\n"))
+
+
+def _safe_char(c):
+    shown = printable(c)[1:-1]   # printable quotes, and escapes ' and \ as well: keep those
+    return c if c in "'\\" or shown == c else shown
+
+
 def fail(msg, code=EXIT_ERROR):
     """Print a one-line error and end the command with *code*."""
-    typer.echo(f"aezip: error: {msg}", err=True)
+    typer.echo(f"aezip: error: {safe_text(msg)}", err=True)
     raise typer.Exit(code)

@@ -4,11 +4,12 @@ import typer
 
 from .. import __version__
 from . import apps, archive, bench, models, train
+from .gzipargs import EPILOG
 
 __all__ = ["app"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Learned lossy compression for 28x28 handwritten-digit images.",
+                  help="Learned lossy compression for 28x28 handwritten-digit images.", epilog=EPILOG,
                   context_settings={"help_option_names": ["-h", "--help"]})
 
 

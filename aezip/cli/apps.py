@@ -20,7 +20,7 @@ from ..errors import BadInput
 from ..inputs import read_stdin_images
 from ..metrics import psnr_per_image
 from ..outputs import write_bytes_atomic
-from ._io import decode_file, read_input_bytes, read_inputs, read_stdin, refuse_existing, write_images
+from ._io import decoded_chunks, open_archive, read_input_bytes, read_inputs, read_stdin, refuse_existing, write_images
 from ._ui import Ui, fail
 
 __all__ = ["denoise", "upscale", "show"]
@@ -45,9 +45,14 @@ def _transform(ui, paths, output, fmt, strict, force, shape, fn, suffix):
 
 
 def _archive_rows(path, data, count):
-    """`show` of an archive: its reconstructions with the PSNR stored in it."""
-    arc, images = decode_file(path, data=data)
-    images = images[:count]
+    """`show` of an archive: its first *count* reconstructions with the PSNR stored in it."""
+    arc = open_archive(path, data)
+    parts = []
+    for start, stop, images in decoded_chunks(path, arc):
+        parts.append(images[:count - start])
+        if stop >= count:
+            break
+    images = np.concatenate(parts)
     if arc.psnr is None:
         labels = ["?"] * len(images)
     else:
@@ -82,6 +87,9 @@ def _show_rows(ui, paths, count, quality, model, app, noise, seed):
             fail("show takes one .aez archive, or image inputs (not both)")
         if app != "codec":
             fail(f"--app {app} needs images, not an .aez archive")
+        if quality is not None or model is not None:
+            fail(f"{'-Q' if quality is not None else '--model'} applies to image inputs: an .aez archive "
+                 "is shown as it was compressed (see `aezip info` for its quality)")
         return _archive_rows(paths[0], raw if raw is not None else read_input_bytes(paths[0]), count)
     if raw is not None:
         images = read_stdin_images(raw).stack()
@@ -149,6 +157,10 @@ def show(
         fail(f"--scale {scale} must be from 1 to 16")
     if app_ not in ("codec", "denoise", "upscale"):
         fail(f"--app {app_!r} must be codec, denoise or upscale")
+    if app_ != "codec" and (quality is not None or model is not None):
+        fail(f"{'-Q' if quality is not None else '--model'} sets the codec: it does not apply to --app {app_}")
+    if quality is not None and not 1 <= quality <= 9:
+        fail(f"-Q {quality} must be from 1 to 9")
     if app_ == "denoise":
         apps.add_noise(np.zeros((1, 1), np.uint8), noise)  # check the spec before any work
     refuse_existing(output, force)

@@ -17,7 +17,9 @@ from ..bench import CODECS, DEFAULT_OOD, DEFAULT_SUBSET, SLOW_CODECS
 from ..errors import AezError, BadData, OutputExists
 from ..idx import find_mnist, load_mnist, read_idx
 from ..outputs import write_bytes_atomic
+from ..container import SOURCE_IDX
 from ._io import read_inputs
+from .archive import storable_names
 from ._ui import Ui
 
 __all__ = ["bench", "MNIST_ENV"]
@@ -39,17 +41,20 @@ def _check_output(path, force, suffixes=None):
 
 
 def _images(paths, ui, strict, fit_dir):
-    """(images, source in words) from the command-line inputs, read as `compress` reads them."""
+    """(images, source in words, stored names or None, source form) from the command-line
+    inputs, read as `compress` reads them, with the names `compress` would store."""
     if not paths:
         if not fit_dir:
             raise AezError(f"no input: name images, folders, IDX or .npy files (or set {MNIST_ENV} "
                            "or --fit-data to bench the MNIST test set)")
         path = find_mnist(fit_dir, "test")[0]
-        return read_idx(path), str(path)
-    images, _, pre, _, _ = read_inputs(ui, paths, strict, action="benched", has_verbose=False)
+        return read_idx(path), str(path), None, SOURCE_IDX
+    images, names, pre, form, _ = read_inputs(ui, paths, strict, action="benched", has_verbose=False)
     if pre:
         ui.info(f"{pre} image(s) were not 28x28 white-on-black and got MNIST preprocessing")
-    return images, "<stdin>" if paths == ["-"] else " ".join(paths)
+    if names:
+        names = storable_names(Ui(quiet=True), names, False)   # what compress stores (it says so)
+    return images, "<stdin>" if paths == ["-"] else " ".join(paths), names, form
 
 
 def _pca_basis(fit_data, images, ui):
@@ -80,7 +85,7 @@ def _command(paths, opts):
     return shlex.join(parts)
 
 
-def _measure(images, source, fit_data, names, subset, nondigits, ui, quiet):
+def _measure(images, source, fit_data, names, subset, nondigits, ui, quiet, stored=(None, 0)):
     """(report on *images*, {non-digit kind: report}), with a progress bar on a terminal."""
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -93,7 +98,8 @@ def _measure(images, source, fit_data, names, subset, nondigits, ui, quiet):
             return tick
 
         pca = _pca_basis(fit_data, images, ui) if names is None or "pca" in names else None
-        report = B.run_bench(images, source=source, pca=pca, only=names, subset=subset, progress=ticker(source))
+        report = B.run_bench(images, source=source, pca=pca, only=names, subset=subset, progress=ticker(source),
+                             names=stored[0], source_form=stored[1])
         ood = {}
         if nondigits:
             for kind, imgs in B.nondigit_images(nondigits).items():
@@ -171,8 +177,8 @@ def bench(
         B.plan(names, None)  # unknown names fail here, before any work
     if fit_data is not None:
         find_mnist(fit_data, "train")  # a bad --fit-data fails here, before any work
-    images, source = _images(paths, ui, strict, fit_data or os.environ.get(MNIST_ENV))
-    report, ood = _measure(images, source, fit_data, names, subset, nondigits, ui, quiet)
+    images, source, stored_names, form = _images(paths, ui, strict, fit_data or os.environ.get(MNIST_ENV))
+    report, ood = _measure(images, source, fit_data, names, subset, nondigits, ui, quiet, (stored_names, form))
     env_prefix = ""
     if fit_data is None and os.environ.get(MNIST_ENV):
         env_prefix = f"{MNIST_ENV}={shlex.quote(os.environ[MNIST_ENV])} "

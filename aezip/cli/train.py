@@ -1,4 +1,5 @@
-"""``aezip train``: train an autoencoder on MNIST and export it (needs torch: pip install 'aezip[train]')."""
+"""``aezip train``: train an autoencoder on MNIST and export it (needs torch: the CPU build,
+pinned, first, then the extra: see TORCH_HINT)."""
 
 import shlex
 import sys
@@ -10,7 +11,11 @@ from ..errors import AezError
 from ..idx import find_mnist
 from ..zoo import card_psnr
 
-__all__ = ["train"]
+__all__ = ["train", "TORCH_HINT"]
+
+# torch first, pinned (the CPU build the project tests), so that the extra does not pull
+# an unpinned multi-GB CUDA build
+TORCH_HINT = "pip install torch==2.13.0, then pip install 'aezip[train]'"
 
 
 def train(
@@ -37,7 +42,7 @@ def train(
     try:
         import torch  # noqa: F401  (only whether it imports)
     except ImportError:
-        raise AezError("training needs torch: pip install 'aezip[train]'") from None
+        raise AezError(f"training needs torch: {TORCH_HINT}") from None
     from ..training.train import TrainConfig, train as run_train
 
     find_mnist(data, "train"), find_mnist(data, "test")  # fail fast, before any work
