@@ -1,0 +1,1 @@
+"""Training code for aezip models (needs torch, the [train] extra)."""
