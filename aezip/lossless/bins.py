@@ -4,9 +4,10 @@ Bins (K >= 0, K <= 32):
     bin 0      = [0, K]          centre 0
     bin B - 1  = [255 - K, 255]  centre 255
     bin s      = [s(2K+1) - K, s(2K+1) + K] for 1 <= s <= B - 2 (the last one cut at 254 - K),
-                 centre s(2K+1)
+                 centre min(s(2K+1), 254 - K)
     B = 2 + ceil((254 - 2K) / (2K + 1))
-so 0 and 255 stay exact and K = 0 is the identity (B = 256).
+so 0 and 255 stay exact, K = 0 is the identity (B = 256), and every centre lies in its
+own bin (binning the decoded pixels again changes nothing).
 """
 
 import numpy as np
@@ -41,7 +42,7 @@ def to_bins(pixels, k):
 def centres(k):
     """uint8 (B,): the pixel value each bin decodes to."""
     b = bin_count(k)
-    c = np.arange(b, dtype=np.int64) * (2 * k + 1)
+    c = np.minimum(np.arange(b, dtype=np.int64) * (2 * k + 1), 254 - k)
     c[-1] = 255
     return c.astype(np.uint8)
 

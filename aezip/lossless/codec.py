@@ -311,14 +311,16 @@ def _lzma_filters(nbytes):
 
 
 def _encode_chunk(job):
-    tab, images = job
+    """(mode, body, ideal bits) of one chunk; *force* (tests, vectors) fixes the mode."""
+    tab, images, force = job
     n, h, w = images.shape
     body, ideal = _model_body(tab, images)
     best = (len(body), MODE_MODEL, body)
-    if len(body) * 8 > TRY_FALLBACK_BITS * n * h * w:
+    if force is not None or len(body) * 8 > TRY_FALLBACK_BITS * n * h * w:
         pixels = tab.centres[bins.to_bins(images, tab.k)].tobytes()
         packed = lzma.compress(pixels, format=lzma.FORMAT_RAW, filters=_lzma_filters(len(pixels)))
-        best = min(best, (len(packed), MODE_LZMA, packed), (len(pixels), MODE_STORED, pixels))
+        options = [best, (len(packed), MODE_LZMA, packed), (len(pixels), MODE_STORED, pixels)]
+        best = min(options) if force is None else options[force]
     return best[1], best[2], ideal
 
 
@@ -333,13 +335,14 @@ def _check_images(images, model):
     return np.ascontiguousarray(a)
 
 
-def _encode(images, max_error, threads, model):
+def _encode(images, max_error, threads, model, force_modes=None):
     model = model or load_default()
     k = bins.check_max_error(max_error)
     images = _check_images(images, model)
     tab = _Tables(model, k)
     spans = chunk_spans(images.shape[0])
-    coded = _map(_encode_chunk, [(tab, images[a:b]) for a, b in spans], threads)
+    force = force_modes or [None] * len(spans)
+    coded = _map(_encode_chunk, [(tab, images[a:b], f) for (a, b), f in zip(spans, force)], threads)
     head = bytearray([LAYOUT_VERSION, k])
     for mode, body, _ in coded:
         head.append(mode)
@@ -455,6 +458,10 @@ def decode_pixels(payload, count, height, width, max_error=0, threads=None, mode
         raise BadLosslessPayload(f"lossless payload: layout version {buf[0]}, this aezip reads {LAYOUT_VERSION}")
     if buf[1] != k:
         raise BadLosslessPayload(f"lossless payload: coded with max_error {buf[1]}, the header says {k}")
+    if -(-int(count) // CHUNK) * 2 > len(buf) - 2:
+        raise BadLosslessPayload(
+            f"lossless payload: {len(buf)} bytes cannot hold the chunk table of {count} images"
+        )
     spans = chunk_spans(int(count))
     pos = 2
     table = []
