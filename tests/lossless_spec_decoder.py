@@ -91,7 +91,9 @@ class Lanes:
         return s
 
 
-def decode_model_chunk(m, body, n, k):
+def decode_model_chunk(m, body, count, k, max_lanes=1024):
+    rounds = -(-count // max_lanes)
+    n = -(-count // rounds)  # lanes
     if len(body) < 4 * n or (len(body) - 4 * n) % 2:
         raise ValueError("bad model chunk length")
     states = np.frombuffer(body[: 4 * n], "<u4")
@@ -103,43 +105,47 @@ def decode_model_chunk(m, body, n, k):
     win = m["window"]
     top = int(-win[:, 0].min())
     side = int(np.abs(win[:, 1]).max())
-    rec = np.zeros((n, height + top, width + 2 * side), np.int64)
     bin_idx, centres = bins_of(k)
     nbins = len(centres)
-    for r in range(height):
-        for c in range(width):
-            p = r * width + c
-            outs = []
-            for i in range(n):
-                x = np.array([rec[i, r + top + dr, c + side + dc] for dr, dc in win], np.int64)
-                outs.append(network(m, x, p))
-            nonzero = []
-            for i in range(n):  # step 1: gate on every lane
-                zg = outs[i][0]
-                f0 = int(m["sig"][min(max((zg >> 14) + 256, 0), 511)])
-                if lanes.decode(i, [f0, 65536 - f0]) == 1:
-                    nonzero.append(i)
-            if k == 0:
-                highs = {}
-                for i in nonzero:  # step 2: high nibble
-                    highs[i] = lanes.decode(i, normalize(weights(m, outs[i][1])))
-                for i in nonzero:  # step 3: low nibble
-                    low = lanes.decode(i, normalize(weights(m, outs[i][2][highs[i]])))
-                    rec[i, r + top, c + side] = 16 * highs[i] + low
-            else:
-                for i in nonzero:  # step 2: the bin
-                    _, zc, zf = outs[i]
-                    G = normalize(weights(m, zc))
-                    L = [normalize(weights(m, zf[h])) for h in range(16)]
-                    bw = [0] * nbins
-                    for v in range(1, 256):
-                        if bin_idx[v] >= 1:
-                            bw[bin_idx[v]] += G[v >> 4] * L[v >> 4][v & 15]
-                    s = 1 + lanes.decode(i, normalize(bw[1:]))
-                    rec[i, r + top, c + side] = centres[s]
+    images = []
+    for rnd in range(rounds):
+        active = min(n, count - rnd * n)
+        rec = np.zeros((active, height + top, width + 2 * side), np.int64)
+        for r in range(height):
+            for c in range(width):
+                p = r * width + c
+                outs = []
+                for i in range(active):
+                    x = np.array([rec[i, r + top + dr, c + side + dc] for dr, dc in win], np.int64)
+                    outs.append(network(m, x, p))
+                nonzero = []
+                for i in range(active):  # step 1: gate on every lane of the round
+                    zg = outs[i][0]
+                    f0 = int(m["sig"][min(max((zg >> 14) + 256, 0), 511)])
+                    if lanes.decode(i, [f0, 65536 - f0]) == 1:
+                        nonzero.append(i)
+                if k == 0:
+                    highs = {}
+                    for i in nonzero:  # step 2: high nibble
+                        highs[i] = lanes.decode(i, normalize(weights(m, outs[i][1])))
+                    for i in nonzero:  # step 3: low nibble
+                        low = lanes.decode(i, normalize(weights(m, outs[i][2][highs[i]])))
+                        rec[i, r + top, c + side] = 16 * highs[i] + low
+                else:
+                    for i in nonzero:  # step 2: the bin
+                        _, zc, zf = outs[i]
+                        G = normalize(weights(m, zc))
+                        L = [normalize(weights(m, zf[h])) for h in range(16)]
+                        bw = [0] * nbins
+                        for v in range(1, 256):
+                            if bin_idx[v] >= 1:
+                                bw[bin_idx[v]] += G[v >> 4] * L[v >> 4][v & 15]
+                        s = 1 + lanes.decode(i, normalize(bw[1:]))
+                        rec[i, r + top, c + side] = centres[s]
+        images.append(rec[:, top:, side : side + width])
     if lanes.pos != len(lanes.words) or any(x != 1 << 16 for x in lanes.x):
         raise ValueError("rANS stream does not end cleanly")
-    return rec[:, top:, side : side + width].astype(np.uint8)
+    return np.concatenate(images).astype(np.uint8)
 
 
 def uleb(buf, pos):
@@ -153,11 +159,13 @@ def uleb(buf, pos):
     raise ValueError("ULEB128 longer than 5 bytes")
 
 
-def decode(payload, count, height, width, k, model_arrays):
+def decode(payload, count, height, width, k, model_arrays, max_chunk=4096, max_lanes=1024):
     m = {name: np.asarray(model_arrays[name], np.int64) for name in NAMES}
     if payload[0] != 1 or payload[1] != k:
         raise ValueError("bad version or K")
-    n = -(-count // 1024)
+    n = -(-count // max_chunk)
+    if n > 1 and n % 2:
+        n += 1
     spans = [(i * count // n, (i + 1) * count // n) for i in range(n)]
     pos = 2
     table = []
@@ -173,7 +181,7 @@ def decode(payload, count, height, width, k, model_arrays):
         pos += length
         size = (b - a) * height * width
         if mode == 0:
-            out.append(decode_model_chunk(m, body, b - a, k))
+            out.append(decode_model_chunk(m, body, b - a, k, max_lanes))
         elif mode == 1:
             d = 4096
             while d < size:

@@ -76,6 +76,7 @@ def test_every_chunk_mode_decodes(digits, mode, k):
 
 def test_bytes_do_not_depend_on_threads(digits, monkeypatch):
     monkeypatch.setattr(codec, "CHUNK", 12)  # 40 images -> 4 chunks
+    monkeypatch.setattr(codec, "LANES", 5)  # of 2 rounds of 5 lanes each
     ref = codec.encode_pixels(digits, threads=1)
     assert len(codec.chunk_spans(len(digits))) == 4
     for t in (2, 3):

@@ -20,7 +20,8 @@ sys.path.insert(0, sys.argv[1])
 from numpy._core._multiarray_umath import __cpu_features__, __cpu_dispatch__
 from aezip.lossless import codec
 from aezip.idx import read_idx
-codec.CHUNK = 8  # 24 images -> 3 chunks, so threads really split the work
+codec.CHUNK = 8  # 24 images -> 4 chunks, so threads really split the work
+codec.LANES = 4  # and each chunk codes 2 rounds of 3 lanes
 x = read_idx(sys.argv[1] + "/samples/t10k-first100-idx3-ubyte.gz")[:24]
 out = {"dispatch": [k for k in __cpu_dispatch__ if __cpu_features__.get(k)], "runs": {}}
 for k in (0, 4):

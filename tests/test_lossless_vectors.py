@@ -49,3 +49,18 @@ def test_spec_decoder_refuses_a_damaged_vector():
     payload[-3] ^= 0x10
     with pytest.raises(ValueError):
         spec.decode(bytes(payload), v["count"], 28, 28, 0, load_default().arrays)
+
+
+@pytest.mark.parametrize("k", [0, 2])
+def test_spec_decoder_follows_chunks_lanes_and_rounds(monkeypatch, k):
+    """Small CHUNK / LANES on both sides: 9 images -> 4 chunks (3 -> 4, even), rounds of 2 lanes."""
+    from helpers import sample_digits
+
+    monkeypatch.setattr(codec, "CHUNK", 3)
+    monkeypatch.setattr(codec, "LANES", 2)
+    x = sample_digits()[10:19]
+    payload = codec.encode_pixels(x, max_error=k)
+    assert len(codec.chunk_spans(9)) == 4 and codec.lane_layout(3) == (2, 2)
+    want = codec.decode_pixels(payload, 9, 28, 28, max_error=k)
+    got = spec.decode(payload, 9, 28, 28, k, load_default().arrays, max_chunk=3, max_lanes=2)
+    assert np.array_equal(got, want)

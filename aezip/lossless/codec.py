@@ -38,10 +38,11 @@ __all__ = [
 ]
 
 LAYOUT_VERSION = 1
-CHUNK = 1024  # most images per chunk
+CHUNK = 4096  # most images per chunk
+LANES = 1024  # most rANS lanes per chunk; a lane codes several images one after another
 MODE_MODEL, MODE_LZMA, MODE_STORED = 0, 1, 2
 TRY_FALLBACK_BITS = 1.25  # the encoder tries the fallbacks when the model spends more bit/px
-ROWS_PER_BLOCK = 1  # encoder: model evaluated for this many image rows at a time
+BLOCK_POSITIONS = 28  # encoder: model evaluated for this many pixel positions at a time
 
 
 class BadLosslessPayload(BadAezFile):
@@ -57,9 +58,25 @@ def model_digest(model=None):
     return (model or load_default()).digest
 
 
-def chunk_spans(count):
+def chunk_count(count):
+    """ceil(count / CHUNK), made even from 2 on (so two cores share the chunks evenly)."""
     n = -(-count // CHUNK)
+    return n + 1 if n > 1 and n % 2 else n
+
+
+def chunk_spans(count):
+    """(start, stop) of each chunk; a function of the image count only."""
+    n = chunk_count(count)
     return [(i * count // n, (i + 1) * count // n) for i in range(n)]
+
+
+def lane_layout(m):
+    """(lanes, rounds) of a model chunk of m images: image j is coded on lane j mod lanes
+    in round j // lanes; rounds = ceil(m / LANES), lanes = ceil(m / rounds)."""
+    if m == 0:
+        return 0, 0
+    rounds = -(-m // LANES)
+    return -(-m // rounds), rounds
 
 
 def _workers(threads):
@@ -257,7 +274,7 @@ def _symbol_tables(tab, images):
     steps = 2 if tab.k == 0 else 1
     val_c = np.zeros((steps, n, npx), np.int64)
     val_f = np.zeros((steps, n, npx), np.int64)
-    block = ROWS_PER_BLOCK * model.width
+    block = BLOCK_POSITIONS
     for p0 in range(0, npx, block):
         pos = np.arange(p0, min(p0 + block, npx))
         feats = rec[:, model.gather[pos]].reshape(n * pos.size, -1)
@@ -290,16 +307,20 @@ def _ideal_bits(zero, gate_f, val_f):
 
 def _model_body(tab, images):
     zero, gate_f, val_c, val_f = _symbol_tables(tab, images)
-    n, npx = zero.shape
-    enc = Encoder(n)
+    m, npx = zero.shape
+    lanes, rounds = lane_layout(m)
+    enc = Encoder(lanes)
     gate_c = np.where(zero, 0, gate_f)
     gate_fs = np.where(zero, gate_f, TOTAL - gate_f)
-    for p in range(npx - 1, -1, -1):
-        nz = np.flatnonzero(~zero[:, p])
-        if nz.size:
-            for j in range(val_c.shape[0] - 1, -1, -1):
-                enc.put(nz, val_c[j][nz, p], val_f[j][nz, p])
-        enc.put(None, gate_c[:, p], gate_fs[:, p])
+    for r in range(rounds - 1, -1, -1):
+        first, stop = r * lanes, min((r + 1) * lanes, m)
+        active = slice(0, stop - first)
+        for p in range(npx - 1, -1, -1):
+            nz = np.flatnonzero(~zero[first:stop, p])
+            if nz.size:
+                for j in range(val_c.shape[0] - 1, -1, -1):
+                    enc.put(nz, val_c[j][first + nz, p], val_f[j][first + nz, p])
+            enc.put(active, gate_c[first:stop, p], gate_fs[first:stop, p])
     states, words = enc.finish()
     body = states.astype("<u4").tobytes() + words.astype("<u2").tobytes()
     return body, _ideal_bits(zero, gate_f, val_f)
@@ -376,44 +397,51 @@ def measure(model, images, max_error=0, threads=None):
 
 
 # --- decoding ------------------------------------------------------------------------------
-def _decode_model_chunk(tab, body, n):
+def _decode_model_chunk(tab, body, m):
     model = tab.model
-    if len(body) < 4 * n or (len(body) - 4 * n) % 2:
+    lanes, rounds = lane_layout(m)
+    if len(body) < 4 * lanes or (len(body) - 4 * lanes) % 2:
         raise BadLosslessPayload(
-            f"lossless payload: model chunk of {n} images has {len(body)} bytes, "
-            f"need 4 per image plus whole 16-bit words"
+            f"lossless payload: model chunk of {m} images on {lanes} lanes has {len(body)} bytes, "
+            f"need 4 per lane plus whole 16-bit words"
         )
-    states = np.frombuffer(body, "<u4", n)
-    words = np.frombuffer(body, "<u2", (len(body) - 4 * n) // 2, 4 * n)
+    states = np.frombuffer(body, "<u4", lanes)
+    words = np.frombuffer(body, "<u2", (len(body) - 4 * lanes) // 2, 4 * lanes)
     dec = Decoder(states, words)
     npx = model.height * model.width
-    rec = _padded(model, n)
     where = _interior(model)
     centres = tab.centres.astype(np.float64)
-    for p in range(npx):
-        out = _Outputs(tab, rec[:, model.gather[p]], p)
-        f0 = out.gate
-        slot = dec.slots()
-        zero = slot < f0
-        dec.advance(None, slot, np.where(zero, 0, f0), np.where(zero, f0, TOTAL - f0))
-        nz = np.flatnonzero(~zero)
-        if not nz.size:
-            continue
-        if tab.k == 0:
-            slot = dec.slots(nz)
-            high, c, f = _find(out.high(nz), slot)
-            dec.advance(nz, slot, c, f)
-            slot = dec.slots(nz)
-            low, c, f = _find(out.low(nz, high), slot)
-            dec.advance(nz, slot, c, f)
-            rec[nz, where[p]] = 16 * high + low
-        else:
-            slot = dec.slots(nz)
-            s, c, f = _find(out.bins(nz), slot)
-            dec.advance(nz, slot, c, f)
-            rec[nz, where[p]] = centres[s + 1]
+    out_pixels = np.empty((m, npx), np.uint8)
+    for r in range(rounds):
+        first, stop = r * lanes, min((r + 1) * lanes, m)
+        n = stop - first
+        active = slice(0, n)
+        rec = _padded(model, n)
+        for p in range(npx):
+            out = _Outputs(tab, rec[:, model.gather[p]], p)
+            f0 = out.gate
+            slot = dec.slots(active)
+            zero = slot < f0
+            dec.advance(active, slot, np.where(zero, 0, f0), np.where(zero, f0, TOTAL - f0))
+            nz = np.flatnonzero(~zero)
+            if not nz.size:
+                continue
+            if tab.k == 0:
+                slot = dec.slots(nz)
+                high, c, f = _find(out.high(nz), slot)
+                dec.advance(nz, slot, c, f)
+                slot = dec.slots(nz)
+                low, c, f = _find(out.low(nz, high), slot)
+                dec.advance(nz, slot, c, f)
+                rec[nz, where[p]] = 16 * high + low
+            else:
+                slot = dec.slots(nz)
+                s, c, f = _find(out.bins(nz), slot)
+                dec.advance(nz, slot, c, f)
+                rec[nz, where[p]] = centres[s + 1]
+        out_pixels[first:stop] = rec[:, where]
     dec.check_end()
-    return rec[:, where].astype(np.uint8)
+    return out_pixels
 
 
 def _decode_chunk(job):
@@ -458,7 +486,7 @@ def decode_pixels(payload, count, height, width, max_error=0, threads=None, mode
         raise BadLosslessPayload(f"lossless payload: layout version {buf[0]}, this aezip reads {LAYOUT_VERSION}")
     if buf[1] != k:
         raise BadLosslessPayload(f"lossless payload: coded with max_error {buf[1]}, the header says {k}")
-    if -(-int(count) // CHUNK) * 2 > len(buf) - 2:
+    if chunk_count(int(count)) * 2 > len(buf) - 2:
         raise BadLosslessPayload(
             f"lossless payload: {len(buf)} bytes cannot hold the chunk table of {count} images"
         )
