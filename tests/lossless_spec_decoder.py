@@ -159,7 +159,7 @@ def uleb(buf, pos):
     raise ValueError("ULEB128 longer than 5 bytes")
 
 
-def decode(payload, count, height, width, k, model_arrays, max_chunk=4096, max_lanes=1024):
+def decode(payload, count, height, width, k, model_arrays, max_chunk=8192, max_lanes=1024):
     m = {name: np.asarray(model_arrays[name], np.int64) for name in NAMES}
     if payload[0] != 1 or payload[1] != k:
         raise ValueError("bad version or K")

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 LAYOUT_VERSION = 1
-CHUNK = 4096  # most images per chunk
+CHUNK = 8192  # most images per chunk
 LANES = 1024  # most rANS lanes per chunk; a lane codes several images one after another
 MODE_MODEL, MODE_LZMA, MODE_STORED = 0, 1, 2
 TRY_FALLBACK_BITS = 1.25  # the encoder tries the fallbacks when the model spends more bit/px
@@ -306,24 +306,31 @@ def _ideal_bits(zero, gate_f, val_f):
 
 
 def _model_body(tab, images):
-    zero, gate_f, val_c, val_f = _symbol_tables(tab, images)
-    m, npx = zero.shape
+    """Body of a model chunk and the model's ideal code length of it in bits.
+
+    Rounds are encoded last first (rANS runs backwards); the model's tables are computed
+    one round at a time, so memory is bounded by LANES images whatever the chunk size.
+    """
+    m = images.shape[0]
     lanes, rounds = lane_layout(m)
     enc = Encoder(lanes)
-    gate_c = np.where(zero, 0, gate_f)
-    gate_fs = np.where(zero, gate_f, TOTAL - gate_f)
+    ideal = 0.0
     for r in range(rounds - 1, -1, -1):
         first, stop = r * lanes, min((r + 1) * lanes, m)
+        zero, gate_f, val_c, val_f = _symbol_tables(tab, images[first:stop])
+        ideal += _ideal_bits(zero, gate_f, val_f)
+        gate_c = np.where(zero, 0, gate_f)
+        gate_fs = np.where(zero, gate_f, TOTAL - gate_f)
         active = slice(0, stop - first)
-        for p in range(npx - 1, -1, -1):
-            nz = np.flatnonzero(~zero[first:stop, p])
+        for p in range(zero.shape[1] - 1, -1, -1):
+            nz = np.flatnonzero(~zero[:, p])
             if nz.size:
                 for j in range(val_c.shape[0] - 1, -1, -1):
-                    enc.put(nz, val_c[j][first + nz, p], val_f[j][first + nz, p])
-            enc.put(active, gate_c[first:stop, p], gate_fs[first:stop, p])
+                    enc.put(nz, val_c[j][nz, p], val_f[j][nz, p])
+            enc.put(active, gate_c[:, p], gate_fs[:, p])
     states, words = enc.finish()
     body = states.astype("<u4").tobytes() + words.astype("<u2").tobytes()
-    return body, _ideal_bits(zero, gate_f, val_f)
+    return body, ideal
 
 
 def _lzma_filters(nbytes):

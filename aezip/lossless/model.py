@@ -245,13 +245,16 @@ def normalize(weights, total=TOTAL):
     total - sum_i g_i goes to the first largest w_i.
     """
     w = np.asarray(weights, np.int64)
-    n = w.shape[-1]
-    s = w.sum(axis=-1, keepdims=True)
-    g = 1 + (w * (total - n)) // s
-    rest = total - g.sum(axis=-1, keepdims=True)
-    top = w.argmax(axis=-1)[..., None]
-    np.put_along_axis(g, top, np.take_along_axis(g, top, axis=-1) + rest, axis=-1)
-    return g
+    shape = w.shape
+    w = w.reshape(-1, shape[-1])
+    n = shape[-1]
+    s = w.sum(axis=1, keepdims=True)
+    g = w * (total - n)
+    g //= s
+    g += 1
+    rows = np.arange(w.shape[0])
+    g[rows, w.argmax(axis=1)] += total - g.sum(axis=1)
+    return g.reshape(shape)
 
 
 _default = None
