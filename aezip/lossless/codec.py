@@ -422,6 +422,9 @@ def _decode_model_chunk(tab, body, m):
     for r in range(rounds):
         first, stop = r * lanes, min((r + 1) * lanes, m)
         n = stop - first
+        if tab.k == 0:
+            out_pixels[first:stop] = _decode_round_lossless(tab, dec, n)
+            continue
         active = slice(0, n)
         rec = _padded(model, n)
         for p in range(npx):
@@ -449,6 +452,58 @@ def _decode_model_chunk(tab, body, m):
         out_pixels[first:stop] = rec[:, where]
     dec.check_end()
     return out_pixels
+
+
+def _decode_round_lossless(tab, dec, n):
+    """One round of a lossless model chunk on lanes 0..n-1: the hot loop, kept flat.
+
+    The same arithmetic as _Outputs (the generic path), with fewer numpy calls per step.
+    """
+    model = tab.model
+    npx = model.height * model.width
+    rec = _padded(model, n)
+    gather, where = model.gather, _interior(model)
+    rowof = np.full(n, -1, np.intp)
+    active = slice(0, n)
+    for p in range(npx):
+        feats = rec[:, gather[p]]
+        act = feats.any(axis=1).nonzero()[0]
+        f0 = np.full(n, tab.gate0[p], np.int64)
+        if act.size:
+            h2 = model.hidden(feats[act], p)
+            f0[act] = model.gate_freq(h2)
+        slot = dec.slots(active)
+        zero = slot < f0
+        dec.advance(active, slot, np.where(zero, 0, f0), np.where(zero, f0, TOTAL - f0))
+        nz = (~zero).nonzero()[0]
+        if not nz.size:
+            continue
+        rowof[act] = np.arange(act.size)
+        r = rowof[nz]
+        rowof[act] = -1
+        hit = r >= 0
+        if hit.all():
+            hv = h2[r]
+            gh = normalize(model.high_weights(hv))
+        else:
+            gh = np.repeat(tab.high0[p][None], nz.size, axis=0)
+            if hit.any():
+                hv = h2[r[hit]]
+                gh[hit] = normalize(model.high_weights(hv))
+        slot = dec.slots(nz)
+        high, c, f = _find(gh, slot)
+        dec.advance(nz, slot, c, f)
+        if hit.all():
+            gl = normalize(model.low_weights(hv, high))
+        else:
+            gl = tab.low0[p][high]
+            if hit.any():
+                gl[hit] = normalize(model.low_weights(hv, high[hit]))
+        slot = dec.slots(nz)
+        low, c, f = _find(gl, slot)
+        dec.advance(nz, slot, c, f)
+        rec[nz, where[p]] = 16 * high + low
+    return rec[:, where]
 
 
 def _decode_chunk(job):

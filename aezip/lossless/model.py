@@ -189,25 +189,27 @@ class PixelModel:
         """
         a1 = feats @ self.w1
         a1 += self.p1[pos]
-        h1 = np.floor(a1 * (1.0 / (1 << WF)))
-        np.clip(h1, 0, HMAX, out=h1)
+        h1 = _floor_clip(a1, 1.0 / (1 << WF), HMAX)
         a2 = h1 @ self.w2
         a2 += self.b2
-        h2 = np.floor(a2 * (1.0 / (1 << WF)))
-        np.clip(h2, 0, HMAX, out=h2)
-        return h2
+        return _floor_clip(a2, 1.0 / (1 << WF), HMAX)
 
     def gate_freq(self, h2):
         """Frequency (out of 2**16) of "the pixel is 0" for each row of h2: int64 (n,)."""
-        zg = h2 @ self.wg + self.bg
-        idx = np.floor(zg * (1.0 / (1 << (HF + WF - GATE_STEP_BITS)))) + GATE_OFFSET
-        np.clip(idx, 0, GATE_LEN - 1, out=idx)
-        return self.sig[idx.astype(np.intp)]
+        zg = h2 @ self.wg
+        zg += self.bg
+        zg *= 1.0 / (1 << (HF + WF - GATE_STEP_BITS))
+        np.floor(zg, out=zg)
+        zg += GATE_OFFSET
+        np.maximum(zg, 0, out=zg)
+        np.minimum(zg, GATE_LEN - 1, out=zg)
+        return self.sig[zg.astype(np.intp)]
 
     def _exp_weights(self, z):
         """Integer weights EXP[min(floor((max_j z_j - z_i) / 2**13), E - 1)] along the last axis."""
-        top = z.max(axis=-1, keepdims=True)
-        k = np.floor((top - z) * (1.0 / (1 << (HF + WF - EXP_STEP_BITS))))
+        k = z.max(axis=-1, keepdims=True) - z
+        k *= 1.0 / (1 << (HF + WF - EXP_STEP_BITS))
+        np.floor(k, out=k)
         np.minimum(k, self.exp.size - 1, out=k)
         return self.exp[k.astype(np.intp)]
 
@@ -236,6 +238,15 @@ class PixelModel:
         zf = h2 @ self.wf
         zf += self.bf
         return self._exp_weights(zf.reshape(-1, 16, 16))
+
+
+def _floor_clip(a, scale, top):
+    """clip(floor(a * scale), 0, top) in place (scale a power of two: exact)."""
+    a *= scale
+    np.floor(a, out=a)
+    np.maximum(a, 0, out=a)
+    np.minimum(a, top, out=a)
+    return a
 
 
 def normalize(weights, total=TOTAL):
