@@ -7,10 +7,12 @@ Payload layout (all integers little-endian; formats/lossless.md is the full spec
     per chunk, in order:  u8 mode, uleb128 body length
     the chunk bodies, in order
 
-Chunks: n = ceil(count / CHUNK) chunks; chunk i holds images
-[floor(i * count / n), floor((i + 1) * count / n)).  A function of the count only.
+Chunks: n = ceil(count / CHUNK) chunks, one more when that is odd and > 1; chunk i holds
+images [floor(i * count / n), floor((i + 1) * count / n)).  A function of the count only,
+so the bytes never depend on the thread count.
 
-Modes: 0 = pixel model + rANS (body: u32 state per image, then u16 words),
+Modes: 0 = pixel model + rANS (body: u32 state per lane, then u16 words; a chunk of m
+images runs on ceil(m / rounds) lanes in rounds = ceil(m / LANES) rounds),
 1 = raw LZMA2 stream of the chunk's decoded pixels, 2 = the decoded pixels stored.
 """
 
