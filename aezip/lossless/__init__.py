@@ -1,0 +1,12 @@
+"""Lossless and near-lossless pixel coding with a learned causal integer pixel model (numpy only).
+
+Public interface (formats/lossless.md is the byte-level spec)::
+
+    encode_pixels(images, max_error=0, threads=None) -> bytes
+    decode_pixels(payload, count, height, width, max_error=0, threads=None) -> uint8 (N, H, W)
+    model_digest() -> 8 bytes;  model_name() -> str
+"""
+
+from .codec import BadLosslessPayload, decode_pixels, encode_pixels, model_digest, model_name
+
+__all__ = ["encode_pixels", "decode_pixels", "model_digest", "model_name", "BadLosslessPayload"]

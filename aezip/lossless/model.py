@@ -1,0 +1,279 @@
+"""The integer causal pixel model behind the lossless coder (numpy only).
+
+Every pixel is predicted from already-coded ("causal") neighbours of the same
+image plus its position.  All arithmetic that feeds the coder is exact:
+integer-valued float64 arrays whose sums stay far below 2**53 (so any BLAS
+summation order gives the same result), floor divisions by powers of two, and
+lookups into integer tables stored with the weights.  formats/lossless.md
+states the rule; this module is its reference implementation.
+
+Network (F = number of window offsets, H1, H2 hidden widths)::
+
+    a1 = x @ w1 + p1[pos]                   x: the F causal pixels, 0..255
+    h1 = clip(floor(a1 / 2**WF), 0, HMAX)
+    a2 = h1 @ w2 + b2
+    h2 = clip(floor(a2 / 2**WF), 0, HMAX)
+    zg = h2 @ wg + bg                       gate logit: "pixel is 0"
+    zc = h2 @ wc + bc                       16 logits: the value's high nibble v >> 4
+    zf = h2 @ wf + bf                       16 x 16 logits: the low nibble v & 15, per high nibble
+
+Activations carry HF = 8 fractional bits, weights WF = 10, so pre-activations
+and logits carry HF + WF = 18.
+"""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "PixelModel",
+    "load_default",
+    "DEFAULT_MODEL_PATH",
+    "PREC",
+    "TOTAL",
+    "HF",
+    "WF",
+    "HMAX",
+    "GATE_STEP_BITS",
+    "EXP_STEP_BITS",
+    "SERIAL_MAGIC",
+]
+
+PREC = 16  # probability precision: every distribution sums to 2**PREC
+TOTAL = 1 << PREC
+HF = 8  # fractional bits of the activations h1, h2
+WF = 10  # fractional bits of the weights w2, wg, wc, wf
+HMAX = 4095  # activations are clipped to 0..HMAX (12 bits)
+GATE_STEP_BITS = 4  # gate table index step: 1/16 of a logit unit
+GATE_OFFSET = 256  # gate table index of logit 0
+GATE_LEN = 512
+EXP_STEP_BITS = 5  # value table index step: 1/32 nat
+SERIAL_MAGIC = b"AEZPIX1\0"
+
+# name, dtype, number of dimensions: the canonical order of the serialization.
+ARRAY_SPEC = (
+    ("window", 2),  # (F, 2) offsets (drow, dcol) of the causal neighbours, drow <= 0
+    ("w1", 2),  # (F, H1)
+    ("p1", 2),  # (H*W, H1) per-position bias of layer 1
+    ("w2", 2),  # (H1, H2)
+    ("b2", 1),  # (H2,)
+    ("wg", 1),  # (H2,)
+    ("bg", 1),  # (1,)
+    ("wc", 2),  # (H2, 16)
+    ("bc", 1),  # (16,)
+    ("wf", 2),  # (H2, 256): column 16 * c + f is the logit of low nibble f given high nibble c
+    ("bf", 1),  # (256,)
+    ("sig", 1),  # (512,) gate table: frequency of "pixel is 0", 1..TOTAL-1
+    ("exp", 1),  # (E,) value table: unnormalized frequency, >= 1
+    ("shape", 1),  # (2,) image height, width
+)
+ARRAY_NAMES = tuple(n for n, _ in ARRAY_SPEC)
+INT32_MAX = (1 << 31) - 1
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent.parent / "trained" / "pixel.npz"
+
+
+class PixelModel:
+    """The integer pixel model: weights as int64 arrays plus float64 copies for the matmuls."""
+
+    def __init__(self, arrays, name="pixel"):
+        self.name = name
+        self.arrays = {}
+        for key, ndim in ARRAY_SPEC:
+            if key not in arrays:
+                raise ValueError(f"pixel model lacks array {key!r}")
+            a = np.asarray(arrays[key])
+            if a.ndim != ndim or not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"pixel model array {key!r}: need {ndim}-d integers, got {a.dtype} {a.shape}")
+            if a.size and (a.min() < -INT32_MAX or a.max() > INT32_MAX):
+                raise ValueError(f"pixel model array {key!r} leaves the int32 range")
+            self.arrays[key] = a.astype(np.int64)
+        self._check()
+        A = self.arrays
+        self.height, self.width = int(A["shape"][0]), int(A["shape"][1])
+        self.window = A["window"]
+        self.w1 = A["w1"].astype(np.float64)
+        self.p1 = A["p1"].astype(np.float64)
+        self.w2 = A["w2"].astype(np.float64)
+        self.b2 = A["b2"].astype(np.float64)
+        self.wg = A["wg"].astype(np.float64)
+        self.bg = float(A["bg"][0])
+        self.wc = A["wc"].astype(np.float64)
+        self.bc = A["bc"].astype(np.float64)
+        self.wf = A["wf"].astype(np.float64)
+        self.bf = A["bf"].astype(np.float64)
+        self.wf3 = np.ascontiguousarray(self.wf.reshape(-1, 16, 16).transpose(1, 0, 2))  # (high, h2, low)
+        self.bf2 = self.bf.reshape(16, 16)
+        self.sig = A["sig"]
+        self.exp = A["exp"]
+        self.pad_top = int(-self.window[:, 0].min())
+        self.pad_side = int(np.abs(self.window[:, 1]).max())
+        self.padded_width = self.width + 2 * self.pad_side
+        # flat index, into the padded image, of every window offset at every position
+        rows = np.arange(self.height).repeat(self.width)
+        cols = np.tile(np.arange(self.width), self.height)
+        r = rows[:, None] + self.pad_top + self.window[None, :, 0]
+        c = cols[:, None] + self.pad_side + self.window[None, :, 1]
+        self.gather = (r * self.padded_width + c).astype(np.intp)  # (H*W, F)
+        self.padded_shape = (self.height + self.pad_top, self.padded_width)
+
+    def _check(self):
+        A = self.arrays
+        f, h1 = A["w1"].shape
+        h2 = A["w2"].shape[1]
+        want = {
+            "window": (f, 2),
+            "p1": (int(A["shape"].prod()) if A["shape"].size == 2 else -1, h1),
+            "w2": (h1, h2),
+            "b2": (h2,),
+            "wg": (h2,),
+            "bg": (1,),
+            "wc": (h2, 16),
+            "bc": (16,),
+            "wf": (h2, 256),
+            "bf": (256,),
+            "sig": (GATE_LEN,),
+            "shape": (2,),
+        }
+        for key, shape in want.items():
+            if A[key].shape != shape:
+                raise ValueError(f"pixel model array {key!r}: shape {A[key].shape}, expected {shape}")
+        w = A["window"]
+        causal = (w[:, 0] < 0) | ((w[:, 0] == 0) & (w[:, 1] < 0))
+        if not causal.all():
+            raise ValueError(f"pixel model window has non-causal offsets {w[~causal].tolist()}")
+        if not ((A["sig"] >= 1) & (A["sig"] <= TOTAL - 1)).all():
+            raise ValueError("pixel model gate table leaves 1..2**16-1")
+        if A["exp"].size < 1 or A["exp"].min() < 1 or A["exp"].max() > (1 << 15):
+            raise ValueError("pixel model value table leaves 1..2**15")
+        # exactness bounds: every sum below 2**53 (here far below 2**40)
+        b1 = 255 * np.abs(A["w1"]).sum(0).max() + np.abs(A["p1"]).max()
+        b2 = HMAX * np.abs(A["w2"]).sum(0).max() + np.abs(A["b2"]).max()
+        bo = HMAX * max(np.abs(A[w]).sum(0).max() for w in ("wc", "wf", "wg")) + max(
+            np.abs(A[b]).max() for b in ("bc", "bf", "bg")
+        )
+        if max(b1, b2, bo) >= 1 << 40:
+            raise ValueError("pixel model weights too large for exact float64 sums")
+
+    # --- identity -------------------------------------------------------------------------
+    def serialize(self):
+        """Canonical bytes: magic, then per array in ARRAY_SPEC order: ndim, dims, int32 LE data."""
+        parts = [SERIAL_MAGIC]
+        for key in ARRAY_NAMES:
+            a = self.arrays[key]
+            parts.append(np.array([a.ndim, *a.shape], "<u4").tobytes())
+            parts.append(a.astype("<i4").tobytes())
+        return b"".join(parts)
+
+    @property
+    def digest(self):
+        """First 8 bytes of SHA-256 over :meth:`serialize`."""
+        return hashlib.sha256(self.serialize()).digest()[:8]
+
+    @classmethod
+    def load(cls, path):
+        path = Path(path)
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in ARRAY_NAMES}
+        return cls(arrays, name=path.stem)
+
+    def save(self, path):
+        np.savez_compressed(path, **{k: self.arrays[k].astype(np.int32) for k in ARRAY_NAMES})
+
+    # --- evaluation -----------------------------------------------------------------------
+    def hidden(self, feats, pos):
+        """h2 (float64, integer valued) from causal pixels *feats* (n, F) at positions *pos*.
+
+        *pos* is an int (all lanes at one position) or an (n,) array.
+        """
+        a1 = feats @ self.w1
+        a1 += self.p1[pos]
+        h1 = _floor_clip(a1, 1.0 / (1 << WF), HMAX)
+        a2 = h1 @ self.w2
+        a2 += self.b2
+        return _floor_clip(a2, 1.0 / (1 << WF), HMAX)
+
+    def gate_freq(self, h2):
+        """Frequency (out of 2**16) of "the pixel is 0" for each row of h2: int64 (n,)."""
+        zg = h2 @ self.wg
+        zg += self.bg
+        zg *= 1.0 / (1 << (HF + WF - GATE_STEP_BITS))
+        np.floor(zg, out=zg)
+        zg += GATE_OFFSET
+        np.maximum(zg, 0, out=zg)
+        np.minimum(zg, GATE_LEN - 1, out=zg)
+        return self.sig[zg.astype(np.intp)]
+
+    def _exp_weights(self, z):
+        """Integer weights EXP[min(floor((max_j z_j - z_i) / 2**13), E - 1)] along the last axis."""
+        k = z.max(axis=-1, keepdims=True) - z
+        k *= 1.0 / (1 << (HF + WF - EXP_STEP_BITS))
+        np.floor(k, out=k)
+        np.minimum(k, self.exp.size - 1, out=k)
+        return self.exp[k.astype(np.intp)]
+
+    def high_weights(self, h2):
+        """Unnormalized integer weights (n, 16) of the high nibble."""
+        zc = h2 @ self.wc
+        zc += self.bc
+        return self._exp_weights(zc)
+
+    def low_weights(self, h2, high):
+        """Unnormalized integer weights (n, 16) of the low nibble, given each row's high nibble."""
+        high = np.asarray(high, np.intp)
+        order = np.argsort(high, kind="stable")
+        bounds = np.searchsorted(high[order], np.arange(17))
+        zf = np.empty((high.size, 16))
+        for c in range(16):
+            a, b = bounds[c], bounds[c + 1]
+            if b > a:
+                rows = order[a:b]
+                zf[rows] = h2[rows] @ self.wf3[c]
+        zf += self.bf2[high]
+        return self._exp_weights(zf)
+
+    def all_low_weights(self, h2):
+        """Unnormalized integer weights (n, 16, 16) of the low nibble for every high nibble."""
+        zf = h2 @ self.wf
+        zf += self.bf
+        return self._exp_weights(zf.reshape(-1, 16, 16))
+
+
+def _floor_clip(a, scale, top):
+    """clip(floor(a * scale), 0, top) in place (scale a power of two: exact)."""
+    a *= scale
+    np.floor(a, out=a)
+    np.maximum(a, 0, out=a)
+    np.minimum(a, top, out=a)
+    return a
+
+
+def normalize(weights, total=TOTAL):
+    """Exact integer rule: frequencies >= 1 summing to *total*, per row.
+
+    g_i = 1 + floor(w_i * (total - n) / S), S = sum_i w_i; the remainder
+    total - sum_i g_i goes to the first largest w_i.
+    """
+    w = np.asarray(weights, np.int64)
+    shape = w.shape
+    w = w.reshape(-1, shape[-1])
+    n = shape[-1]
+    s = w.sum(axis=1, keepdims=True)
+    g = w * (total - n)
+    g //= s
+    g += 1
+    rows = np.arange(w.shape[0])
+    g[rows, w.argmax(axis=1)] += total - g.sum(axis=1)
+    return g.reshape(shape)
+
+
+_default = None
+
+
+def load_default():
+    """The bundled pixel model (trained/pixel.npz), loaded once."""
+    global _default
+    if _default is None:
+        _default = PixelModel.load(DEFAULT_MODEL_PATH)
+    return _default
