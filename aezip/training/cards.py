@@ -50,7 +50,8 @@ def measure(model, test_x, noisy=None):
     for fraction in sorted(STEP_FRACTIONS + ladder_steps, reverse=True):
         # a fraction some quality level uses is measured as that level's archives are written
         # (no stored table); any other as a custom step (its table stored, level 0)
-        level = next((q for q, f in STEP_FRACTION.items() if abs(f - fraction) < 1e-9), None)
+        levels = [q for q, f in STEP_FRACTION.items() if abs(f - fraction) < 1e-9]
+        level = next((q for q in levels if LADDER[q][0] == model.name), levels[0] if levels else None)
         comp = AezCompressor(level, model=model) if level else AezCompressor(model=model, step=fraction)
         data, scores = comp.compress_archive(test_x)
         # PSNR over all pixels from the per-image PSNRs of what a decoder outputs (inf = exact)
@@ -145,7 +146,7 @@ def render_readme(folder):
             c = json.loads(p.read_text())
         except ValueError:
             continue
-        if isinstance(c, dict) and "sha256" in c and "measured" in c:
+        if isinstance(c, dict) and "sha256" in c and "measured" in c and c.get("task") != "classify":
             c["_dir"] = p.parent.relative_to(folder).as_posix()
             cards.append(c)
     lines = [
