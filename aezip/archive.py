@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import container, container_v2 as v2
-from .errors import BadAezFile, UnknownModel, UnsafeName, UnsupportedVersion
+from .errors import BadAezFile, UnsafeName, UnsupportedVersion
 from .grid import STEP_FRACTION, Grid, grid_for
 from .names import check_names
 from .zoo import name_for_digest
@@ -103,22 +103,24 @@ class Contents:
     def pixel_payload(self):
         return self._v2.body[1]
 
+    def raw_payload(self):
+        """(pixel model digest or None for plain pixels, bytes) of the Raw section's copies."""
+        if self._v1 is not None:
+            return None, None
+        digest = self._v2.raw_digest
+        return (None if digest == v2.PLAIN_PIXELS else digest), self._v2.raw_payload[1]
+
     def raw_images(self, shape):
-        """The exact copies of the Raw section, (Raw_Count, H, W) uint8."""
+        """The plain exact copies of the Raw section, (Raw_Count, H, W) uint8 (see raw_payload)."""
         n = len(self.raw_index)
         if self._v1 is not None:
             return self._v1.raw_pixels
-        digest, (method, blob) = self._v2.raw_digest, self._v2.raw_payload
-        if digest == v2.PLAIN_PIXELS:
-            want = n * shape[0] * shape[1]
-            if len(blob) != want:
-                raise BadAezFile(f"raw section holds {len(blob)} bytes of pixels, {n} images of "
-                                 f"{shape[1]}x{shape[0]} need {want}")
-            return np.frombuffer(blob, np.uint8).reshape((n,) + tuple(shape))
-        from .lossless import decode_pixels, model_digest  # noqa: the pixel coder loads its model lazily
-        if digest != model_digest():
-            raise UnknownModel(f"raw section needs pixel model @{digest.hex()}, which is not installed")
-        return decode_pixels(blob, n, shape[0], shape[1], 0)
+        blob = self._v2.raw_payload[1]
+        want = n * shape[0] * shape[1]
+        if len(blob) != want:
+            raise BadAezFile(f"raw section holds {len(blob)} bytes of pixels, {n} images of "
+                             f"{shape[1]}x{shape[0]} need {want}")
+        return np.frombuffer(blob, np.uint8).reshape((n,) + tuple(shape))
 
     def describe(self):
         """One line for `info -v`: version, source, mode, exact copies, flags."""

@@ -14,7 +14,8 @@ import numpy as np
 
 from . import archive, container, container_v2, zoo
 from .archive import PSNR_EXACT, PSNR_UNIT
-from .errors import BadAezFile, BadInput, UnsafeName
+from . import lossless
+from .errors import BadAezFile, BadInput, UnknownModel, UnsafeName
 from .grid import STEP_FRACTION, Grid, grid_for
 from .names import check_names
 from .metrics import psnr_per_image
@@ -68,9 +69,28 @@ class AezCompressor:
     :param store_psnr: store each image's PSNR in the archive (the quality contract).
     :param judge: run the digit check (:mod:`aezip.verdict`) on every image and store its
         verdicts (formats/aez.md §5.4); about halves the encoding speed.
+    :param lossless: code the pixels themselves, exactly, with the learned pixel model
+        (:mod:`aezip.lossless`; the pixel mode, formats/aez.md §5.5); *quality*, *model*,
+        *step* and *min_psnr* do not apply.
+    :param max_error: the pixel mode within ±max_error gray levels (1..32; 0 = lossless).
     """
 
-    def __init__(self, quality=None, *, model=None, step=None, min_psnr=None, store_psnr=True, judge=True):
+    def __init__(self, quality=None, *, model=None, step=None, min_psnr=None, store_psnr=True, judge=True,
+                 lossless=False, max_error=None):
+        self.max_error = None
+        if lossless or max_error is not None:
+            k = 0 if max_error is None else max_error
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= 32:
+                raise BadInput(f"max_error {max_error!r} must be a whole number from 0 to 32")
+            if lossless and k:
+                raise BadInput(f"lossless means max_error 0, not {k}")
+            if quality is not None or model is not None or step is not None or min_psnr is not None:
+                raise BadInput("quality, model, step and min_psnr apply to the lossy mode, not to "
+                               f"{'lossless' if not k else f'max_error {k}'} coding")
+            self.max_error, self.quality, self.store_psnr = int(k), 0, store_psnr
+            self.model = self.grid = self.quant_table = self.min_psnr = None
+            self.judge = False   # the pixel coder handles any image; nothing to warn about
+            return
         if quality is None:
             quality = zoo.DEFAULT_QUALITY
         if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 9:
@@ -132,6 +152,8 @@ class AezCompressor:
     def compress_archive(self, images, names=None, source_form=container.SOURCE_IMAGES, progress=None,
                          preprocessed=False):
         """Return (.aez bytes, per-image PSNR in dB of what a decoder will output; inf = exact)."""
+        if self.max_error is not None:
+            return self._compress_pixels(images, names, source_form, preprocessed)
         images = _check_images(images, self.model.output_shape)
         names = _check_names(names, len(images), source_form)
         verdicts = np.zeros(len(images), np.uint8) if self.judge else None
@@ -139,14 +161,30 @@ class AezCompressor:
         raw = None
         if self.min_psnr is not None:
             index = np.flatnonzero(scores < self.min_psnr)
-            if len(index):
-                raw = (index, container_v2.PLAIN_PIXELS, images[index].tobytes())
+            if len(index):   # the exact copies are coded by the pixel model too (formats/aez.md §5.6)
+                raw = (index, lossless.model_digest(), lossless.encode_pixels(images[index], 0))
                 scores[index] = math.inf
         stored = psnr_bytes(scores) if self.store_psnr else None
         data = archive.write_lossy(self.model.digest, self.quality, self.grid, codes, source_form=source_form,
                                    names=names, psnr=stored, raw=raw, quant_table=self.quant_table,
                                    preprocessed=preprocessed, judged=self.judge,
                                    verdicts=verdicts if self.judge and verdicts.any() else None)
+        return data, scores
+
+
+    def _compress_pixels(self, images, names, source_form, preprocessed):
+        """The pixel mode: the pixels coded by aezip.lossless, exactly or within ±max_error."""
+        images = _check_images(images, (28, 28))
+        names = _check_names(names, len(images), source_form)
+        k = self.max_error
+        payload = lossless.encode_pixels(images, k)
+        if k:
+            scores = psnr_per_image(images, lossless.bins.centres(k)[lossless.bins.to_bins(images, k)])
+        else:
+            scores = np.full(len(images), math.inf)
+        data = archive.write_pixels(lossless.model_digest(), k, payload, len(images), source_form=source_form,
+                                    names=names, psnr=psnr_bytes(scores) if self.store_psnr else None,
+                                    preprocessed=preprocessed)
         return data, scores
 
 
@@ -216,11 +254,14 @@ class AezDecompressor:
     def iter_decode(self, contents, chunk=16384, progress=None):
         """(start, stop, images) pieces of the archive's images, in order, *chunk* at a time:
         memory stays bounded by the chunk, whatever the archive holds."""
+        if contents.pixel_mode:
+            yield from self._iter_pixels(contents, chunk)
+            return
         model = self.model_for(contents)
         grid = contents.grid(model)
         codes = contents.codes(model, grid)
         raw_index = contents.raw_index
-        raw = contents.raw_images(model.output_shape) if len(raw_index) else None
+        raw = self._raw_images(contents, model.output_shape) if len(raw_index) else None
         for lo in range(0, contents.count, chunk):
             hi = min(lo + chunk, contents.count)
             images = decode_codes(model, grid, codes[lo:hi], progress)
@@ -228,3 +269,24 @@ class AezDecompressor:
                 a, b = np.searchsorted(raw_index, [lo, hi])
                 images[raw_index[a:b] - lo] = raw[a:b]
             yield lo, hi, images
+
+    @staticmethod
+    def _check_pixel_model(digest):
+        if digest != lossless.model_digest():
+            raise UnknownModel(f"archive needs the pixel model with digest {digest.hex()}, which is not installed "
+                               f"(installed: {lossless.model_name()}@{lossless.model_digest().hex()})")
+
+    def _iter_pixels(self, contents, chunk):
+        """The pixel mode's images (formats/aez.md §5.5, §5.7)."""
+        self._check_pixel_model(contents.model_digest)
+        images = lossless.decode_pixels(contents.pixel_payload, contents.count, 28, 28, contents.level)
+        for lo in range(0, contents.count, chunk):
+            yield lo, min(lo + chunk, contents.count), images[lo:lo + chunk]
+
+    def _raw_images(self, contents, shape):
+        """The exact copies of the Raw section: plain pixels, or coded by the pixel model."""
+        digest, blob = contents.raw_payload()
+        if digest is None:
+            return contents.raw_images(shape)
+        self._check_pixel_model(digest)
+        return lossless.decode_pixels(blob, len(contents.raw_index), shape[0], shape[1], 0)

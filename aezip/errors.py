@@ -15,7 +15,7 @@ __all__ = [
     "UnsupportedVersion",
     "UnknownModel",
     "BadInput",
-    "BadData",
+    "BadData", "NeedsPreprocessing",
     "BadWeights",
     "BadModelCard",
     "OutputExists",
@@ -42,6 +42,11 @@ class UnknownModel(AezError, LookupError):
 
 class BadInput(AezError, ValueError):
     """An input image, array or path cannot be compressed."""
+
+
+class NeedsPreprocessing(BadInput):
+    """An input that is not a 28x28 white-on-black grayscale image, given to a mode that
+    stores pixels exactly (lossless, --max-error, --min-psnr's copies) without --preprocess."""
 
 
 class BadData(AezError, OSError):

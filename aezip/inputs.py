@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import container
-from .errors import BadData, BadInput
+from .errors import BadData, BadInput, NeedsPreprocessing
 from .idx import is_idx_name, looks_like_idx, parse_idx_bytes
 
 __all__ = ["Gathered", "gather", "read_stdin_images", "load_image", "mnist_preprocess", "IMAGE_EXTENSIONS", "MAX_IMAGE_PIXELS"]
@@ -286,10 +286,19 @@ def _image_names(entries):
     return names
 
 
-def gather(paths, progress=None, exact_shape=None):
+def _refuse_preprocessing(path, pre, keep_pixels):
+    if keep_pixels and pre:
+        raise NeedsPreprocessing(
+            f"{path}: not a 28x28 white-on-black grayscale image, so it would need MNIST preprocessing; "
+            f"{keep_pixels} stores the pixels you give exactly (use --preprocess to store the preprocessed image)")
+
+
+def gather(paths, progress=None, exact_shape=None, keep_pixels=None):
     """Collect images from *paths*.  Files named on the command line must be readable;
     unreadable files found inside folders are skipped and listed in ``skipped``.
-    With *exact_shape* (h, w), images must have that size already (see load_image)."""
+    With *exact_shape* (h, w), images must have that size already (see load_image).
+    With *keep_pixels* (the name of a mode that stores pixels exactly), an image that would
+    need MNIST preprocessing is an error naming the file, never a skip."""
     got = Gathered()
     entries = []  # (display name, image count, array file?) per file read
     for path, name, explicit in _jobs(paths, got.skipped):
@@ -300,6 +309,7 @@ def gather(paths, progress=None, exact_shape=None):
             if lower.endswith(".npy") or is_idx_name(lower):
                 data = _read_file_bytes(path)
                 stack, pre = _read_array_file(path, data, exact_shape)
+                _refuse_preprocessing(path, pre, keep_pixels)
                 entries.append((name, len(stack), True))
                 got.source_form = container.SOURCE_NPY if lower.endswith(".npy") else container.SOURCE_IDX
             else:
@@ -309,13 +319,14 @@ def gather(paths, progress=None, exact_shape=None):
                 if not data:
                     raise BadInput(f"{path}: empty file")
                 img, pre = load_image(path, data, exact_shape)
+                _refuse_preprocessing(path, pre, keep_pixels)
                 stack = img[None]
                 entries.append((name, 1, False))
             got.images.append(stack)
             got.preprocessed += pre
             got.original_bytes += len(data)
         except BadInput as e:
-            if explicit:
+            if explicit or isinstance(e, NeedsPreprocessing):
                 raise
             got.skipped.append((path, str(e)))
     if not got.images:
@@ -335,7 +346,7 @@ def gather(paths, progress=None, exact_shape=None):
     return got
 
 
-def read_stdin_images(data, exact_shape=None):
+def read_stdin_images(data, exact_shape=None, keep_pixels=None):
     """Images from bytes on stdin, recognised by their first bytes: .npy, IDX (raw or
     gzip) or one image file Pillow reads."""
     got = Gathered(original_bytes=len(data))
@@ -349,5 +360,6 @@ def read_stdin_images(data, exact_shape=None):
         img, pre = load_image("<stdin>", data, exact_shape)
         stack, got.preprocessed = img[None], int(pre)
         got.names, got.source_form = ["stdin.png"], container.SOURCE_IMAGES
+    _refuse_preprocessing("<stdin>", got.preprocessed, keep_pixels)
     got.images.append(stack)
     return got

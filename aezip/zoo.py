@@ -89,6 +89,8 @@ def read_card(path):
         raise BadModelCard(f"{path}: model card is not valid JSON ({e})") from None
     if not isinstance(card, dict):
         raise BadModelCard(f"{path}: model card is a JSON {type(card).__name__}, expected an object")
+    if card.get("kind") == "lossless pixel model":   # aezip.lossless's model: named by its own digest
+        return dict(card, task="pixels", codec=False, model_id=model_id(card["name"], card["digest"]))
     missing = [k for k in REQUIRED if not card.get(k)]
     if missing:
         raise BadModelCard(f"{path}: model card lacks {', '.join(map(repr, missing))}")
@@ -209,8 +211,10 @@ def get_model(name):
     folder = _folder_of(name)
     if folder is None:
         raise UnknownModel(f"unknown model {name!r} (installed: {', '.join(cards()) or 'none'})")
-    if _cards(folder)[name].get("task") == "classify":
-        raise UnknownModel(f"model {name!r} is the digit classifier (aezip.verdict), not an autoencoder")
+    task = _cards(folder)[name].get("task")
+    if task in ("classify", "pixels"):
+        what = "the digit classifier (aezip.verdict)" if task == "classify" else "the pixel model (aezip.lossless)"
+        raise UnknownModel(f"model {name!r} is {what}, not an autoencoder")
     return _load(name, folder)
 
 
@@ -229,6 +233,8 @@ def get_codec_model(name_or_model):
 def card_digests(card):
     """Every 8-byte digest an archive may use to name this card's model: the canonical one
     (version 2), the weights file's (version 1) and the card's ``aliases`` (older files)."""
+    if card.get("task") == "pixels":
+        return [bytes.fromhex(card["digest"])[:DIGEST_BYTES]]
     out = [bytes.fromhex(card["sha256"])[:DIGEST_BYTES]]
     if card.get("canonical_sha256"):
         out.insert(0, bytes.fromhex(card["canonical_sha256"])[:DIGEST_BYTES])
@@ -249,10 +255,10 @@ def model_for_digest(digest, name=None):
     or not: every archive an installed model wrote stays readable."""
     for folder in map(str, model_dirs()):
         for card in _cards(folder).values():
-            if digest in card_digests(card):
+            if card.get("task") not in ("classify", "pixels") and digest in card_digests(card):
                 return _load(card["name"], folder)
-    have = ", ".join(model_id(c["name"], c.get("canonical_sha256") or c["sha256"])
-                     for c in cards().values()) or "none"
+    have = ", ".join(c["model_id"] for c in cards().values() if c.get("task") not in ("classify", "pixels")) \
+        or "none"
     need = f"model {model_id(name, digest)}" if name else f"the model with digest {digest.hex()}"
     raise UnknownModel(f"archive needs {need}, which is not installed (installed: {have})")
 

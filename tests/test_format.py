@@ -54,6 +54,8 @@ def _spec_weights(digest):
         blob = path.read_bytes()
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             arrays = {k: npz[k].astype(np.float32) if npz[k].dtype == np.float16 else npz[k] for k in npz.files}
+        if "meta.json" not in arrays:   # the pixel model: its own layout (formats/aez.md §5.7)
+            continue
         meta = json.loads(arrays.pop("meta.json").tobytes().decode())
         if "decoder" not in meta:   # the digit classifier: no archive names it
             continue

@@ -98,7 +98,13 @@ def test_cli_warns_about_non_digits_by_name(tmp_path, digits, capsys):
     # -q: silent, but the exit status stays 2 (issue 13); --min-psnr: nothing left to warn about
     assert cli.run(["compress", "-q", str(folder), "-o", str(tmp_path / "b.aez")]) == 2
     assert capsys.readouterr().err == ""
-    rc = cli.run(["compress", str(folder), "-o", str(tmp_path / "c.aez"), "--min-psnr", "12"])
+    # exact copies are of the pixels given: inputs needing MNIST preprocessing are refused (by
+    # name) unless --preprocess says to keep their preprocessed form (issue 12)
+    assert cli.run(["compress", str(folder), "-o", str(tmp_path / "c.aez"), "--min-psnr", "12"]) == 1
+    err = capsys.readouterr().err
+    assert "photos" in err and "--preprocess" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "c.aez").exists()
+    rc = cli.run(["compress", str(folder), "-o", str(tmp_path / "c.aez"), "--min-psnr", "12", "--preprocess"])
     err = capsys.readouterr().err
     assert "reconstruct below" not in err and "of 26 image(s) below 12 dB stored losslessly" in err
     # what is left to warn about is the digit check's: only non-digits kept lossy, never a digit

@@ -29,7 +29,7 @@ def _environment():
 
     return {"aezip": __version__, "python": platform.python_version(), "numpy": np.__version__,
             "pillow": features.version("pil"), "machine": platform.machine(), "system": platform.system(),
-            "models": {n: model_id(n, c["sha256"]) for n, c in cards().items()}}
+            "models": {n: c["model_id"] for n, c in cards().items()}}
 
 
 def to_json(report, ood=None, command="", seconds=None):

@@ -97,19 +97,20 @@ def report_skipped(ui, skipped, verbose, count, action, has_verbose=True):
         ui.warn(f"{len(skipped)} file(s) skipped, {count} image(s) {action}")
 
 
-def read_inputs(ui, paths, strict, verbose=False, exact_shape=None, action="compressed", has_verbose=True):
+def read_inputs(ui, paths, strict, verbose=False, exact_shape=None, action="compressed", has_verbose=True,
+                keep_pixels=None):
     """Images from CLI *paths* or '-' (stdin), as compress, denoise, upscale and bench read them:
     (images, names or None, number preprocessed, source form, input bytes).  Skipped files
     are reported (the first SHOW_SKIPPED unless *verbose*), and with *strict* are an error."""
     if paths == ["-"]:
         raw = read_stdin()
-        got = read_stdin_images(raw, exact_shape)
+        got = read_stdin_images(raw, exact_shape, keep_pixels)
         return got.stack(), got.names, got.preprocessed, got.source_form, len(raw)
     if "-" in paths:
         fail("'-' (stdin) cannot be mixed with other inputs")
     with ui.task("reading inputs") as advance:
         try:
-            got = gather(paths, progress=advance, exact_shape=exact_shape)
+            got = gather(paths, progress=advance, exact_shape=exact_shape, keep_pixels=keep_pixels)
         except BadInput as e:
             if verbose and getattr(e, "skipped", None):   # -v: every file left out, and why
                 for path, reason in e.skipped:

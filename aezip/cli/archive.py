@@ -117,6 +117,13 @@ def compress(
     warn_psnr: float = typer.Option(WARN_PSNR, "--warn-psnr", metavar="DB",
                                     help="Warn (exit 2) about images that reconstruct below DB "
                                          f"(default {WARN_PSNR:g}: see bench/trust.md)."),
+    lossless: bool = typer.Option(False, "--lossless",
+                                  help="Store the exact pixels, coded by the learned pixel model (beats xz on digits)."),
+    max_error: Optional[int] = typer.Option(None, "--max-error", min=1, max=32, metavar="K",
+                                            help="Near-lossless: every pixel within ±K (1..32) of the input."),
+    preprocess: bool = typer.Option(False, "--preprocess",
+                                    help="With --lossless/--max-error/--min-psnr: store inputs that are not 28x28 "
+                                         "white-on-black in their MNIST-preprocessed form (info says so)."),
     no_check: bool = typer.Option(False, "--no-check",
                                   help="Skip the digit check (faster; the archive stores no verdicts)."),
     strict: bool = typer.Option(False, "--strict", help="Treat any skipped input file as an error."),
@@ -137,18 +144,30 @@ def compress(
     refuse_terminal(output, force)
     refuse_input_as_output(output, paths)
     refuse_existing(output, force)
-    images, names, pre, form, original = read_inputs(ui, paths, strict, verbose)
+    pixel_mode = lossless or max_error is not None
+    exact = ("--lossless" if lossless else f"--max-error {max_error}" if max_error is not None
+             else "--min-psnr" if min_psnr is not None else None)
+    if pixel_mode and (quality is not None or model is not None or min_psnr is not None):
+        fail(f"{exact} codes the pixels themselves: --quality, --model and --min-psnr do not apply")
+    if lossless and max_error is not None:
+        fail("--lossless is --max-error 0: give one of them")
+    images, names, pre, form, original = read_inputs(ui, paths, strict, verbose,
+                                                     keep_pixels=None if preprocess else exact)
     if names:
         names = storable_names(ui, names, verbose)
-    comp = AezCompressor(quality, model=model, min_psnr=min_psnr, judge=not no_check)
+    if pixel_mode:
+        comp = AezCompressor(lossless=lossless, max_error=max_error)
+    else:
+        comp = AezCompressor(quality, model=model, min_psnr=min_psnr, judge=not no_check)
     with ui.task("encoding", len(images)) as advance:
         data = comp.compress_archive(images, names=names, source_form=form, progress=advance,
                                      preprocessed=bool(pre))[0]
     write_bytes_atomic(output, data, force=force)
     n = len(images)
     _report_stored(ui, data, names, n, min_psnr, warn_psnr, pre)
-    ui.detail(f"{output}: {n} images, {len(data)} bytes ({len(data) / n:.2f} bytes/image), "
-              f"model {comp.model.model_id}, quality {comp.quality or 'custom'}")
+    what = (f"model {comp.model.model_id}, quality {comp.quality or 'custom'}" if comp.model is not None else
+            f"pixel model, {'lossless' if not comp.max_error else f'max error {comp.max_error}'}")
+    ui.detail(f"{output}: {n} images, {len(data)} bytes ({len(data) / n:.2f} bytes/image), {what}")
     if not quiet and output != "-":
         ui.info(f"{n} images -> {output}: {len(data):,} bytes, {len(data) / n:.2f} bytes/image "
                 f"(input {original:,} bytes)")
@@ -275,7 +294,7 @@ def archive_record(path, arc, size):
     h = arc.header
     original = h.count * h.height * h.width
     return {"archive": path, "images": h.count, "original_bytes": original, "compressed_bytes": size,
-            "ratio": original / size, "bytes_per_image": size / h.count, "quality": h.quality or None,
+            "ratio": original / size, "bytes_per_image": size / h.count, "quality": h.quality or None, "max_error": h.max_error,
             "model": h.model_id}
 
 
@@ -314,7 +333,7 @@ def info(
         original = h.count * h.height * h.width
         totals = [totals[0] + h.count, totals[1] + original, totals[2] + size]
         typer.echo(safe_text(f"{h.count:>8} {original:>12,} {size:>11,} {original / size:>6.1f}x "
-                             f"{size / h.count:>8.2f}  {h.quality or 'custom':>7}  {h.model_id}  {path}"))
+                             f"{size / h.count:>8.2f}  {h.quality_label:>7}  {h.model_id}  {path}"))
         if verbose:
             for line in _info_details(arc):
                 typer.echo(line)
