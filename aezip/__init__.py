@@ -1,4 +1,4 @@
-"""aezip: a learned, lossy codec for 28x28 handwritten-digit images.
+"""aezip: a learned codec for 28x28 handwritten-digit images, lossy or exact.
 
 One-shot helpers::
 
@@ -36,13 +36,17 @@ def __getattr__(name):
     raise AttributeError(f"module 'aezip' has no attribute {name!r}")
 
 
-def compress(images, *, quality=None, model=None, names=None, min_psnr=None):
+def compress(images, *, quality=None, model=None, names=None, min_psnr=None, lossless=False, max_error=None):
     """Compress uint8 images (N, 28, 28) and return the bytes of an .aez file.
 
-    *quality* 1..9 (default 5) picks the rate; *model* names an installed codec model to
-    use instead of the quality ladder's; *min_psnr* stores images that would reconstruct
-    below it exactly."""
+    Lossy (the default): *quality* 1..9 (default 5) picks the rate; *model* names an
+    installed codec model to use instead of the quality ladder's; *min_psnr* stores images
+    that would reconstruct below it exactly.  Exact: *lossless* stores the pixels
+    themselves, coded by the learned pixel model; *max_error* K (1..32) keeps every pixel
+    within ±K for fewer bytes."""
     from .codec import AezCompressor
+    if lossless or max_error is not None:
+        return AezCompressor(lossless=lossless, max_error=max_error).compress(images, names=names)
     return AezCompressor(quality, model=model, min_psnr=min_psnr).compress(images, names=names)
 
 

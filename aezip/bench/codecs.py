@@ -174,6 +174,34 @@ class _Aezip(_Codec):
         return AezDecompressor().decompress(blob)
 
 
+class _AezipPixels(_Codec):
+    """aezip's pixel mode (aezip.lossless): lossless, or near-lossless at each max error."""
+    unit = "archive"
+
+    def __init__(self, name, family, label, errors):
+        self.name, self.family, self.label, self._errors = name, family, label, errors
+        self.lossless = errors == (0,)
+
+    def settings(self):
+        return [("lossless" if k == 0 else f"K={k}", {"max_error": k,
+                 "_note": "learned pixel model + rANS" if k == 0 else f"every pixel within ±{k}"})
+                for k in self._errors]
+
+    def prepare(self, params):
+        k = params["max_error"]
+        self._compressor = AezCompressor(lossless=k == 0, max_error=k or None)
+        self._compressor.compress(np.zeros((1, 28, 28), np.uint8))   # loads the pixel model
+
+    def encode(self, images, params):
+        return self._compressor.compress(images)
+
+    def decode(self, blob, params, count):
+        return AezDecompressor().decompress(blob)
+
+
+NEAR_LOSSLESS_ERRORS = (1, 2, 4, 8, 16)
+
+
 @dataclass
 class PcaBasis:
     """PCA fitted on a training set: the linear autoencoder."""
@@ -249,6 +277,8 @@ class _Pca(_Codec):
 def _codecs():
     return [
         _Aezip(),
+        _AezipPixels("aezip-lossless", "lossless", "aezip lossless", (0,)),
+        _AezipPixels("aezip-near", "near", "aezip near-lossless", NEAR_LOSSLESS_ERRORS),
         _Stream("gzip", "gzip -n (one stream)", "-9", lambda d: gzip.compress(d, 9, mtime=0), gzip.decompress),
         _Stream("bzip2", "bzip2 (one stream)", "-9", lambda d: bz2.compress(d, 9), bz2.decompress),
         _Stream("xz", "xz (one stream)", "-9e", lambda d: lzma.compress(d, preset=9 | lzma.PRESET_EXTREME),
