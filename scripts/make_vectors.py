@@ -99,6 +99,12 @@ def main():
           "3 digits + 2 noise images stored exactly (Raw section, --min-psnr 30)")
     valid("custom-table", AezCompressor(step=0.9).compress(x[:4]),
           "4 images at a custom step (level 0: Quant_Table stored)")
+    valid("lossless-ten", aezip.compress(x[:10], lossless=True, names=names),
+          "10 images with names, lossless (pixel mode, Max_Error 0): decodes to the exact input")
+    valid("near-lossless-k4", aezip.compress(x[10:20], max_error=4),
+          "10 images, near-lossless: every pixel within ±4 (pixel mode, Max_Error 4)")
+    valid("lossless-noise", aezip.compress(noise, lossless=True),
+          "2 noise images, lossless: the pixel coder falls back to a stored chunk")
 
     def invalid(name, data, error):
         (OUT / f"{name}.aez").write_bytes(data)
@@ -131,6 +137,14 @@ def main():
     for name, given, error in bad_names:
         codes, scores = comp.encode(x[:len(given)])
         invalid(name, archive.write_lossy(comp.model.digest, 5, comp.grid, codes, names=given), error)
+    lossless_one = bytearray(aezip.compress(x[:3], lossless=True)[:-4])
+    lossless_one[6] = 5                         # Max_Error 5, but the payload was coded lossless
+    invalid("pixel-level-mismatch", recrc(bytes(lossless_one)), "max_error")
+    clean = aezip.compress(x[:3], lossless=True)
+    damaged = bytearray(clean[:-4])
+    start, end = archive.section_spans(clean)[0]
+    damaged[(start + end) // 2] ^= 0x5A        # a flipped byte inside the coded pixels, checksum recomputed
+    invalid("pixel-payload-damaged", recrc(bytes(damaged)), "lossless payload")
     invalid("not-aez", b"\x89PNG\r\n\x1a\n" + bytes(40), "not an .aez file")
     # Files written by earlier aezip versions, kept as they were (never regenerated): readers must
     # keep decoding them to the same images (their models stay installed).
