@@ -166,3 +166,14 @@ def test_import_does_not_pull_torch():
     code = "import sys, aezip.lossless.codec; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_bundled_card_names_the_bundled_model():
+    import json
+
+    from aezip.lossless.model import DEFAULT_MODEL_PATH
+
+    card = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())
+    assert card["digest"] == codec.model_digest().hex()
+    assert card["command"].startswith("python scripts/train_pixel_model.py")
+    assert DEFAULT_MODEL_PATH.stat().st_size < 3 * 1024 * 1024
