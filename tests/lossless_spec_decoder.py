@@ -1,4 +1,4 @@
-"""A decoder for the lossless pixel payload written from formats/lossless.md alone.
+"""A decoder for the lossless pixel payload written from formats/aez.md §5.7 alone.
 
 Deliberately independent of aezip.lossless: plain Python integers and int64 numpy, one lane
 and one symbol at a time.  Slow, and only meant for the small test vectors.

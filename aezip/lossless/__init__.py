@@ -1,6 +1,6 @@
 """Lossless and near-lossless pixel coding with a learned causal integer pixel model (numpy only).
 
-Public interface (formats/lossless.md is the byte-level spec)::
+Public interface (formats/aez.md §5.7 is the byte-level spec)::
 
     encode_pixels(images, max_error=0, threads=None) -> bytes
     decode_pixels(payload, count, height, width, max_error=0, threads=None) -> uint8 (N, H, W)

@@ -1,6 +1,6 @@
 """Lossless / near-lossless pixel payloads: chunked, model-coded with rANS, with a fallback.
 
-Payload layout (all integers little-endian; formats/lossless.md is the full spec):
+Payload layout (all integers little-endian; formats/aez.md §5.7 is the full spec):
 
     u8       layout version (1)
     u8       max_error K (0 = lossless)

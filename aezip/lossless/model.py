@@ -4,7 +4,7 @@ Every pixel is predicted from already-coded ("causal") neighbours of the same
 image plus its position.  All arithmetic that feeds the coder is exact:
 integer-valued float64 arrays whose sums stay far below 2**53 (so any BLAS
 summation order gives the same result), floor divisions by powers of two, and
-lookups into integer tables stored with the weights.  formats/lossless.md
+lookups into integer tables stored with the weights.  formats/aez.md §5.7
 states the rule; this module is its reference implementation.
 
 Network (F = number of window offsets, H1, H2 hidden widths)::
