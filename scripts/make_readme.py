@@ -2,8 +2,9 @@
 
     python scripts/make_readme.py
 
-Reads bench/codec.json (scripts/bench_codec.py), bench/mnist-test.md (aezip bench), and the
-model cards in trained/ (aezip train).  Rewrites only the text between the <!-- NAME:begin -->
+Reads bench/codec.json (scripts/bench_codec.py), bench/mnist-test.md (aezip bench),
+bench/lossless.json (scripts/bench_lossless.py), bench/small-files.md
+(scripts/bench_small_files.py) and the model cards in trained/ (aezip train).  Rewrites only the text between the <!-- NAME:begin -->
 and <!-- NAME:end --> markers.
 """
 
@@ -69,6 +70,48 @@ def bench_block():
     return "\n".join(lines)
 
 
+def lossless_block():
+    path = ROOT / "bench" / "lossless.json"
+    if not path.exists():
+        return "(run `python scripts/bench_lossless.py` first)"
+    b = json.loads(path.read_text())
+    lines = [f"The pixel mode (`--lossless`, `--max-error K`; pixel model `{b['model']}@{b['model_digest']}`): "
+             "bytes per image of the whole archive against the general-purpose coders on the same images:", "",
+             "| images | aezip lossless | xz -9e | zstd -19 | gzip -9 | PNG per file |", "|---|---|---|---|---|---|"]
+    for d in b["lossless"]:
+        by = {r["codec"]: r for r in d["rows"]}
+        cell = lambda name: f"{by[name]['bytes_per_image']:.1f}" if name in by else "-"
+        lines.append(f"| {d['dataset']} ({d['images']:,}) | **{cell('aezip lossless')}** "
+                     f"({by['aezip lossless']['bit_per_px']:.3f} bit/px) | {cell('xz -9e')} | {cell('zstd -19')} | "
+                     f"{cell('gzip -9')} | {cell('PNG')} |")
+    lines += ["", "Near-lossless on the MNIST test set (every pixel within ±K of the input):", "",
+              "| K | bytes/image | PSNR | max error |", "|---|---|---|---|"]
+    for r in b["near_lossless"]:
+        lines.append(f"| {r['max_error']} | {r['bytes_per_image']:.1f} | {r['psnr']:.2f} dB | {r['max_abs_error']} |")
+    sp = b["speed"]
+    lines += ["", f"Speed on this {b['cpus']}-core machine (same run, load average {b['load_average'][0]:.1f}): "
+              f"encode {sp['aezip_encode_img_s']:,.0f} and decode {sp['aezip_decode_img_s']:,.0f} images/s "
+              f"against xz -9e's encode {sp['xz_encode_img_s']:,.0f} images/s.", "",
+              f"Made by `{b['command']}` ([bench/lossless.md](bench/lossless.md)); `aezip bench` has the same rows "
+              "beside the lossy codecs."]
+    return "\n".join(lines)
+
+
+def small_block():
+    path = ROOT / "bench" / "small-files.md"
+    if not path.exists():
+        return "(run `python scripts/bench_small_files.py` first)"
+    md = path.read_text().splitlines()
+    rows = [l for l in md if l.startswith("| one digit") and any(f"| {q} |" in l for q in (1, 5, 9))
+            or l.startswith("| the 30 sample") and "| 5 |" in l]
+    notes = [l for l in md if l.startswith(("Fixed cost", "MNIST test set"))]
+    made = next(l for l in md if l.startswith("Made by"))
+    return "\n".join(["What an archive really costs, whole file, through the CLI:", "",
+                      "| input | quality | .aez bytes | bytes/image | target | peer |", "|---|---|---|---|---|---|"]
+                     + rows + [""] + notes + ["", made.replace("Made by", "Made by") + " ([bench/small-files.md]"
+                                                   "(bench/small-files.md))"])
+
+
 def lr_block():
     cards = {}
     for p in list((ROOT / "trained").glob("*.json")) + list((ROOT / "trained").glob("*/*.json")):
@@ -88,6 +131,8 @@ def main():
     text = readme.read_text()
     text = replace_block(text, "results", codec_block() + bench_block())
     text = replace_block(text, "lr", lr_block())
+    text = replace_block(text, "lossless", lossless_block())
+    text = replace_block(text, "small", small_block())
     readme.write_text(text)
     print("README.md updated")
 
