@@ -46,7 +46,7 @@ __all__ = ["AezDataset", "to_tensor"]
 def to_tensor(image):
     """A mode-L PIL image (or uint8 array) as a float32 tensor (1, H, W) in [0, 1], like ToTensor."""
     a = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(a.astype(np.float32) / np.float32(255))[None]
+    return torch.from_numpy(a[None].astype(np.float32)).div_(255)
 
 
 def _paths(path):
@@ -127,6 +127,42 @@ class AezDataset(torch.utils.data.Dataset):
             raise IndexError(f"index {index} out of range for a dataset of {n} images")
         k = bisect.bisect_right(self._starts, i) - 1
         return self._shard(k)[i - self._starts[k]]
+
+    def _positions(self, indices):
+        n = len(self)
+        i = np.asarray(indices, dtype=np.int64).reshape(-1)
+        i = np.where(i < 0, i + n, i)
+        bad = (i < 0) | (i >= n)
+        if bad.any():
+            raise IndexError(f"index {np.asarray(indices).reshape(-1)[bad][0]} out of range for a dataset of {n} images")
+        return i
+
+    def images(self, indices):
+        """The decoded pixels of several items at once, a uint8 array (len(indices), H, W)."""
+        i = self._positions(indices)
+        shard = np.searchsorted(self._starts, i, side="right") - 1
+        first = self._shard(int(shard[0])) if len(i) else np.zeros((0, 28, 28), np.uint8)
+        out = np.empty((len(i), *first.shape[1:]), np.uint8)
+        for k in np.unique(shard):
+            hit = shard == k
+            out[hit] = self._shard(int(k))[i[hit] - self._starts[k]]
+        return out
+
+    def __getitems__(self, indices):
+        """A batch of items (DataLoader calls this when present): the fast path gathers the
+        batch's pixels in one step; PIL items are made one by one, as __getitem__ does."""
+        if not self.as_tensor:
+            return [self[i] for i in indices]
+        batch = torch.from_numpy(self.images(indices)[:, None])
+        imgs = list(batch.unbind(0))
+        if self.transform is not None:
+            imgs = [self.transform(img) for img in imgs]
+        if self.labels is None:
+            return imgs
+        targets = self.labels[self._positions(indices)].tolist()
+        if self.target_transform is not None:
+            targets = [self.target_transform(t) for t in targets]
+        return list(zip(imgs, targets))
 
     def __getitem__(self, index):
         pixels = self.image(index)

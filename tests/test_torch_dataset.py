@@ -146,3 +146,20 @@ def test_the_other_integrations_do_not_import_torch(modules):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_batched_fetch_equals_item_by_item(files):
+    d, want, labels = files
+    x = sample_digits()
+    for ds in (AezDataset(d / "x.aez", labels=labels, as_tensor=True),
+               AezDataset([d / "a.aez", d / "b.aez"], labels=labels, as_tensor=True,
+                          target_transform=lambda t: -t)):
+        idx = [99, 0, -1, 31, 29, 30, 5]
+        batch = ds.__getitems__(idx)
+        assert [t for _, t in batch] == [ds[i][1] for i in idx]
+        for (img, _), i in zip(batch, idx):
+            assert torch.equal(img, ds[i][0])
+    with pytest.raises(IndexError, match="index 100 out of range"):
+        ds.__getitems__([3, 100])
+    plain = AezDataset(d / "x.aez").__getitems__([1, 2])
+    assert all(isinstance(im, Image.Image) for im in plain)
