@@ -151,7 +151,11 @@ def main():
     ap.add_argument("--only", nargs="*", help="storages to run (default: all)")
     ap.add_argument("--out", default=str(REPO / "bench" / "train-on-compressed.md"))
     ap.add_argument("--fill", help="a markdown file whose accuracy-per-byte block to rewrite")
+    ap.add_argument("--from-json", help="re-write the report from a saved run (its .json), training nothing")
     args = ap.parse_args()
+    if args.from_json:
+        write_outputs(json.loads(Path(args.from_json).read_text()), args.out, args.fill)
+        return
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
 
@@ -204,7 +208,13 @@ def main():
         results.append(dict(name=name, bytes_per_image=bpi, accuracy=accs, seconds=secs, read=how, note=note))
     tmp.cleanup()
     total_s = time.perf_counter() - started
-    write_outputs(args, results, total_s)
+    command = " ".join(["python", "scripts/train_on_compressed.py", *sys.argv[1:]])
+    run = dict(command=command, epochs=args.epochs, seeds=args.seeds, threads=args.threads, total_s=total_s,
+               machine=f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+                       f"torch {torch.__version__}", results=results)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).with_suffix(".json").write_text(json.dumps(run, indent=1) + "\n")
+    write_outputs(run, args.out, args.fill)
 
 
 def drop_vs(results, name, base="originals"):
@@ -214,27 +224,30 @@ def drop_vs(results, name, base="originals"):
     return 100 * (np.mean(by[base]["accuracy"]) - np.mean(by[name]["accuracy"]))
 
 
+def points(delta):
+    """A change in accuracy, in percentage points, as text."""
+    return "same" if round(delta, 2) == 0 else f"{delta:+.2f} points"
+
+
 def accuracy_per_byte_table(results):
     lines = ["| training set stored as | bytes per image | test accuracy (mean of "
              f"{len(results[0]['accuracy'])} seeds) | vs originals |", "|---|---|---|---|"]
     for r in results:
         d = drop_vs(results, r["name"])
-        vs = "" if r["name"] == "originals" or d is None else f"{-d:+.2f} points"
+        vs = "" if r["name"] == "originals" or d is None else points(-d)
         lines.append(f"| {r['name']} | {r['bytes_per_image']:.2f} | {100 * np.mean(r['accuracy']):.2f} % | {vs} |")
     return lines
 
 
-def write_outputs(args, results, total_s):
-    seeds = args.seeds
-    command = " ".join(["python", "scripts/train_on_compressed.py", *sys.argv[1:]])
+def write_outputs(run, out, fill=None):
+    results, seeds, command = run["results"], run["seeds"], run["command"]
     lines = [
         "# Training on compressed digits: how much accuracy per byte", "",
         "Command:", "", f"    {command}", "",
         f"A small CNN (conv 3x3 8 -> pool -> conv 3x3 16 -> pool -> linear 64 -> linear 10; Adam lr {LR}, batch {BATCH}, "
-        f"{args.epochs} epochs, seeds {', '.join(map(str, seeds))}, {args.threads} CPU threads) trained on the "
+        f"{run['epochs']} epochs, seeds {', '.join(map(str, seeds))}, {run['threads']} CPU thread(s)) trained on the "
         "60,000 MNIST training images as each storage gives them back, tested on the real 10,000 test "
-        f"images. Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"torch {torch.__version__}; whole run {total_s / 60:.1f} min.", "",
+        f"images. Machine: {run['machine']}; whole run {run['total_s'] / 60:.1f} min.", "",
         "| storage | bytes / training image | " + " | ".join(f"accuracy, seed {s}" for s in seeds)
         + " | mean | training time (s, mean) | read through | note |",
         "|---|---|" + "---|" * len(seeds) + "---|---|---|---|",
@@ -247,23 +260,23 @@ def write_outputs(args, results, total_s):
     by = {r["name"]: r for r in results}
     lines += [""]
     if d5 is not None:
-        lines.append(f"**aezip q5 against the originals: {d5:+.2f} percentage points of test accuracy lost** "
+        lines.append(f"**aezip q5 against the originals: {points(-d5)} of test accuracy** "
                      f"(mean of {len(seeds)} seeds), at {by['aezip q5']['bytes_per_image']:.2f} instead of "
                      f"{by['originals']['bytes_per_image']:.2f} bytes per training image "
                      f"({by['originals']['bytes_per_image'] / by['aezip q5']['bytes_per_image']:.0f}x fewer).")
         spread = [100 * (max(r["accuracy"]) - min(r["accuracy"])) for r in results]
-        lines.append(f"Seed-to-seed spread within a storage: up to {max(spread):.2f} points.")
+        lines.append(f"Seed-to-seed spread within a storage: up to {max(spread):.2f} points. Training "
+                     "times are wall-clock on a machine shared with other jobs, so they vary with its load.")
     if "gzip'd originals" in by and "originals" in by:
         same = by["gzip'd originals"]["accuracy"] == by["originals"]["accuracy"]
         lines.append(f"gzip'd originals give the same pixels, and {'the same' if same else 'NOT the same'} "
                      "accuracies as the originals (the check that runs are deterministic).")
     lines += ["", "The table for README (\"how much accuracy per byte\"):", "", *accuracy_per_byte_table(results)]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    Path(args.out).with_suffix(".json").write_text(json.dumps(dict(command=command, results=results), indent=1) + "\n")
-    print(f"wrote {args.out}")
-    if args.fill:
-        path = Path(args.fill)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
+    if fill:
+        path = Path(fill)
         text = path.read_text()
         begin, end = "<!-- accuracy-per-byte:begin -->", "<!-- accuracy-per-byte:end -->"
         i, j = text.index(begin) + len(begin), text.index(end)
