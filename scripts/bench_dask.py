@@ -7,8 +7,8 @@ then 2 worker processes (one thread each, AEZIP_THREADS=1 so each process uses o
 
 1. the digits (train then test, 70,000) are first stored uncompressed in a Zarr array
    (not timed), so the workers read their input from storage as they would on a cluster;
-2. **write**: ``da.from_zarr(raw).to_zarr(aez)``, each chunk an .aez file made by the
-   AezipZarrCodec;
+2. **write**: ``da.from_zarr(raw).to_zarr(path, serializer=AezipZarrCodec(...))``, one task
+   per chunk, each chunk an .aez file;
 3. **read**: ``da.from_zarr(aez)`` decoded on the workers and compared with the originals
    there (the squared error per chunk comes back, not the pixels);
 4. (not timed) the decoded array comes back to this process and is compared, pixel for
@@ -86,12 +86,12 @@ def run_cluster(workers, raw_path, out_path, n, quality, chunk, repeat):
         total_sse = None
         for _ in range(repeat):
             shutil.rmtree(out_path, ignore_errors=True)
-            target = zarr.create_array(out_path, shape=(n, SIDE, SIDE), chunks=(chunk, SIDE, SIDE),
-                                       dtype="uint8", serializer=AezipZarrCodec(quality=quality),
-                                       compressors=None)
             source = da.from_zarr(raw_path)
+            assert source.chunks[0][0] == chunk
             t = time.perf_counter()
-            da.to_zarr(source, target)
+            # to a path, not a zarr.Array: given an existing array, dask re-chunks to its
+            # "auto" size (128 MiB), one task here, and the write runs on one worker
+            source.to_zarr(str(out_path), serializer=AezipZarrCodec(quality=quality), compressors=None)
             write_s.append(time.perf_counter() - t)
 
             t = time.perf_counter()

@@ -144,7 +144,8 @@ def test_entry_points_name_these_classes():
 def test_dask_writes_and_reads_the_zarr_array(tmp_path, digits):
     da = pytest.importorskip("dask.array", reason=f"dask not installed: {EXTRA}")
     x = da.from_array(digits, chunks=(20, 28, 28))
-    x.to_zarr(make_v3(tmp_path / "k.zarr", digits.shape, 20), scheduler="threads")
+    x.to_zarr(str(tmp_path / "k.zarr"), serializer=AezipZarrCodec(quality=5), compressors=None,
+              compute=False).compute(scheduler="threads")
     back = da.from_zarr(tmp_path / "k.zarr")
     assert back.chunks[0] == (20,) * 5 and back.dtype == np.uint8
     np.testing.assert_array_equal(back.compute(scheduler="threads"), api_roundtrip(digits, 5, 20))
@@ -160,4 +161,13 @@ def test_dask_on_a_local_cluster_of_processes(tmp_path, digits):
         client.run(lambda path: sys.path.insert(0, path), str(REPO))
         da.from_array(digits, chunks=(50, 28, 28)).to_zarr(make_v3(tmp_path / "c.zarr", digits.shape, 50))
         back = da.from_zarr(tmp_path / "c.zarr").compute()
+        # into a path: one store task per chunk, spread over the workers
+        with distributed.get_task_stream(client) as stream:
+            da.from_array(digits, chunks=(25, 28, 28)).to_zarr(str(tmp_path / "p.zarr"), serializer=AezipZarrCodec(),
+                                                               compressors=None)
+        stores = {t["key"] for t in stream.data
+                  if isinstance(t["key"], tuple) and str(t["key"][0]).startswith("store-map")}
+        assert len(stores) == 4, stores  # one task per chunk, not one for the whole array
+    np.testing.assert_array_equal(da.from_zarr(tmp_path / "p.zarr").compute(scheduler="threads"),
+                                  api_roundtrip(digits, 5, 25))
     np.testing.assert_array_equal(back, api_roundtrip(digits, 5, 50))
