@@ -16,18 +16,17 @@ Pillow has no entry-point discovery, so the format is registered when this modul
 imported (as pillow-avif-plugin and ``pillow_heif.register_heif_opener()`` do);
 ``import aezip`` alone registers nothing.
 
-Opening reads the whole file and checks its header and checksum; the first ``load()``
-decodes every frame at once (the format has no random access, and decoding is fast)
-and later frames come from that cache.  The layout follows Pillow's own multi-frame
-plugins (``AvifImagePlugin``): each frame is a ``raw`` tile read from memory.
+Opening reads the whole file and decodes every frame at once (the format has no random
+access, and decoding is fast); seeking and loading then copy a frame from memory.  The
+layout follows Pillow's own multi-frame plugins (``AvifImagePlugin``): each frame is a
+``raw`` tile read from memory.
 
 Errors: a file that does not start with the .aez magic is not claimed, so Pillow's
 other plugins try it as usual.  A file that does but is damaged (bad checksum,
-unsupported version, bad header field) raises :class:`AezImageError`, which is both
+unsupported version, bad field or section) raises :class:`AezImageError`, which is both
 :class:`PIL.UnidentifiedImageError` (what ``Image.open`` raises for a file it cannot
-read) and :class:`aezip.BadAezFile`, with the one-line reason.  A failure while
-decoding (e.g. the model the file names is not installed) raises ``OSError`` from
-``load()``, as Pillow's decoders do.
+read) and :class:`aezip.BadAezFile`, with the one-line reason.  A sound file that cannot
+be decoded here (the model it names is not installed) raises ``OSError`` with the reason.
 """
 
 from io import BytesIO
@@ -69,18 +68,25 @@ class AezImageFile(ImageFile.ImageFile):
 
     def _open(self):
         data = self.fp.read()
+        name = _describe(self.fp, self.filename)
         try:
+            # Decoding is what checks everything the format promises (checksum, every field,
+            # every section), so a damaged file fails here, at open, as Pillow's plugins do.
+            frames = aezip.decompress(data)
             header = aezip.read_header(data)
         except BadAezFile as e:
-            raise AezImageError(f"{_describe(self.fp, self.filename)}: {e}") from e
-        self._aez_data = data
-        self._aez_frames = None
-        self._size = (header.width, header.height)
+            raise AezImageError(f"{name}: {e}") from e
+        except AezError as e:  # e.g. the model the file names is not installed
+            raise OSError(f"{name}: {e}") from e
+        self._aez_frames = np.ascontiguousarray(frames, dtype=np.uint8)
+        self._size = (frames.shape[2], frames.shape[1])
         self._mode = "L"
-        self.n_frames = header.count
-        self.is_animated = header.count > 1
-        self.info["quality"] = header.quality
-        self.info["model_id"] = header.model_id
+        self.n_frames = len(frames)
+        self.is_animated = self.n_frames > 1
+        for key in ("quality", "model_id"):
+            value = getattr(header, key, None)
+            if value is not None:
+                self.info[key] = value
         self.seek(0)
 
     def seek(self, frame):
@@ -94,7 +100,7 @@ class AezImageFile(ImageFile.ImageFile):
 
     def load(self):
         if self.tile:
-            pixels = self._decoded()[self.__frame]
+            pixels = self._aez_frames[self.__frame]
             if self.fp and self._exclusive_fp:
                 self.fp.close()
             self.fp = BytesIO(pixels.tobytes())
@@ -104,18 +110,6 @@ class AezImageFile(ImageFile.ImageFile):
         # Reading goes through self.fp (the frame's pixels in memory); defining this
         # also keeps ImageFile.load from memory-mapping the .aez file as raw pixels.
         self.fp.seek(pos)
-
-    def _decoded(self):
-        if self._aez_frames is None:
-            try:
-                frames = aezip.decompress(self._aez_data)
-            except AezError as e:
-                if isinstance(e, OSError):
-                    raise
-                raise OSError(f"{_describe(self.fp, self.filename)}: {e}") from e
-            self._aez_frames = np.ascontiguousarray(frames, dtype=np.uint8)
-            self._aez_data = None  # the decoded frames replace the file bytes
-        return self._aez_frames
 
 
 def _frames_of(images):
