@@ -86,7 +86,9 @@ def run_cluster(workers, raw_path, out_path, n, quality, chunk, repeat):
         total_sse = None
         for _ in range(repeat):
             shutil.rmtree(out_path, ignore_errors=True)
-            source = da.from_zarr(raw_path)
+            # inline_array: each task opens the array itself; otherwise one task holds the
+            # zarr.Array and the other worker waits to fetch it from a busy worker
+            source = da.from_zarr(raw_path, inline_array=True)
             assert source.chunks[0][0] == chunk
             t = time.perf_counter()
             # to a path, not a zarr.Array: given an existing array, dask re-chunks to its
@@ -103,11 +105,11 @@ def run_cluster(workers, raw_path, out_path, n, quality, chunk, repeat):
                 per_worker[task["worker"]] = (tasks + 1, seconds + busy)
 
             t = time.perf_counter()
-            back = da.from_zarr(out_path)
-            per_chunk = da.map_blocks(chunk_sse, back, da.from_zarr(raw_path), dtype=float, chunks=(1, 1, 1))
+            back = da.from_zarr(out_path, inline_array=True)
+            per_chunk = da.map_blocks(chunk_sse, back, da.from_zarr(raw_path, inline_array=True), dtype=float, chunks=(1, 1, 1))
             total_sse = float(per_chunk.sum().compute())
             read_s.append(time.perf_counter() - t)
-        decoded = da.from_zarr(out_path).compute()
+        decoded = da.from_zarr(out_path, inline_array=True).compute()
     return statistics.median(write_s), statistics.median(read_s), total_sse, decoded, per_worker
 
 
