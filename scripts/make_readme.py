@@ -112,6 +112,14 @@ def small_block():
                                                    "(bench/small-files.md))"])
 
 
+def accuracy_block():
+    """The table scripts/train_on_compressed.py --fill docs/integrations.md wrote."""
+    doc = (ROOT / "docs" / "integrations.md").read_text()
+    begin, end = "<!-- accuracy-per-byte:begin -->", "<!-- accuracy-per-byte:end -->"
+    body = doc[doc.index(begin) + len(begin):doc.index(end)].strip()
+    return body.replace("](../bench/", "](bench/")
+
+
 def lr_block():
     cards = {}
     for p in list((ROOT / "trained").glob("*.json")) + list((ROOT / "trained").glob("*/*.json")):
@@ -133,6 +141,7 @@ def main():
     text = replace_block(text, "lr", lr_block())
     text = replace_block(text, "lossless", lossless_block())
     text = replace_block(text, "small", small_block())
+    text = replace_block(text, "accuracy-per-byte", accuracy_block())
     readme.write_text(text)
     print("README.md updated")
 

@@ -186,6 +186,11 @@ def main():
         storages.append((f"aezip q{q}", size / n,
                          lambda path=path: AezDataset(path, labels=lab_path, as_tensor=True),
                          "AezDataset(as_tensor=True)", f"model {header.model_id}"))
+    path = Path(tmp.name) / "train-lossless.aez"   # the pixel mode: the same pixels, fewer bytes than xz
+    path.write_bytes(aezip.compress(train_x, lossless=True))
+    storages.append(("aezip lossless", path.stat().st_size / n,
+                     lambda path=path: AezDataset(path, labels=lab_path, as_tensor=True),
+                     "AezDataset(as_tensor=True)", "exact pixels (pixel model)"))
     k, pca_size, pca_pixels = pca_at_budget(train_x, q5_bytes)
     basis_bytes = 4 * 784 * (k + 1)
     storages.append((f"PCA k={k} (q5's size)", pca_size / n, lambda: PixelDataset(pca_pixels, train_y),
