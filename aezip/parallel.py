@@ -16,6 +16,11 @@ CHUNK = 2048  # images per forward pass: bounds memory (60,000 images: 337 MB pe
 SPLIT_FROM = 512  # batches from this size on are cut into at least two chunks, one per core
 
 
+def workers():
+    """The threads a batch is coded on (see _workers); one rule for every coder."""
+    return _workers()
+
+
 def _workers():
     """Threads for a batch: $AEZIP_THREADS if set, else the cores this process may use (at most 8)."""
     env = os.environ.get("AEZIP_THREADS", "").strip()

@@ -107,9 +107,8 @@ def per_image_psnr(images, quality):
 def sizes(images, quality, min_psnr):
     """Bytes of the archive and how many images went to the Raw section."""
     import aezip
-    from aezip import container
     data = aezip.AezCompressor(quality, min_psnr=min_psnr).compress(images)
-    return len(data), len(archive.read(data).raw_index)
+    return len(data), len(aezip.read_header(data).raw_index)
 
 
 def main(argv=None):

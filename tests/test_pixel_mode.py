@@ -3,11 +3,9 @@ and the CLI, the pixels the user gave and nothing else, and decoding that is the
 every machine."""
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ from PIL import Image
 
 import aezip
 from aezip.cli import run
-from helpers import REPO, SAMPLES, sample_digits
+from helpers import REPO, sample_digits
 
 VECTORS = REPO / "formats" / "vectors"
 

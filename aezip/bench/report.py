@@ -7,7 +7,6 @@ from dataclasses import asdict
 import numpy as np
 
 from .. import __version__
-from ..container import model_id
 from ..errors import AezError
 from ..zoo import cards
 from .findings import bullets, ood_lines, summary_lines

@@ -10,7 +10,6 @@ import typer
 
 from ..codec import AezCompressor
 from ..archive import read as unpack
-from ..names import printable
 from ..verdict import REASONS, reason_codes
 from ..container import PSNR_EXACT, PSNR_UNIT, SOURCE_FORMS
 from ..errors import AezError

@@ -17,11 +17,12 @@ images runs on ceil(m / rounds) lanes in rounds = ceil(m / LANES) rounds),
 """
 
 import lzma
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from .. import parallel
 
 from ..errors import BadAezFile
 from . import bins
@@ -82,16 +83,9 @@ def lane_layout(m):
 
 
 def _workers(threads):
+    """Threads for the chunks: *threads*, else what aezip.parallel uses ($AEZIP_THREADS or the cores)."""
     if threads is None:
-        env = os.environ.get("AEZIP_THREADS", "").strip()
-        if env:
-            if not env.isdigit() or not 1 <= int(env) <= 64:
-                raise ValueError(f"AEZIP_THREADS={env!r} must be a whole number from 1 to 64")
-            return int(env)
-        try:
-            return max(1, min(len(os.sched_getaffinity(0)), 8))
-        except AttributeError:
-            return max(1, min(os.cpu_count() or 1, 8))
+        return parallel.workers()
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"threads must be a positive whole number, got {threads!r}")
     return int(threads)
