@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aezip.idx import find_mnist, read_idx  # noqa: E402
-from aezip.lossless import codec  # noqa: E402
+from aezip import lossless  # noqa: E402
+from aezip.lossless import encode, layout, pool  # noqa: E402
 
 CONTAINER_BYTES = 40  # the .aez header and section framing around one payload (approximate)
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -102,8 +103,8 @@ def jxl_files(images):
 
 
 def aezip_point(images, k):
-    (payload, coded), enc_s = timed(codec._encode, images, k, None, None)
-    back, dec_s = timed(codec.decode_pixels, payload, len(images), 28, 28, k)
+    (payload, coded), enc_s = timed(encode._encode, images, k, None, None)
+    back, dec_s = timed(lossless.decode_pixels, payload, len(images), 28, 28, k)
     err = int(np.abs(back.astype(int) - images.astype(int)).max())
     if k == 0 and err:
         raise SystemExit("aezip lossless round trip failed")
@@ -117,7 +118,7 @@ def aezip_point(images, k):
         "bytes_per_image": (len(payload) + CONTAINER_BYTES) / len(images),
         "ideal_bit_per_px": sum(c[2] for c in coded) / px,
         "coded_bit_per_px": 8 * len(payload) / px,
-        "fallback_chunks": sum(c[0] != codec.MODE_MODEL for c in coded),
+        "fallback_chunks": sum(c[0] != layout.MODE_MODEL for c in coded),
         "chunks": len(coded),
         "psnr": psnr(images, back),
         "max_abs_error": err,
@@ -210,12 +211,12 @@ def main(argv=None):
     raw = x.tobytes()
     xz, xz_enc, xz_enc_cpu = timed_cpu(lambda d: lzma.compress(d, preset=9 | lzma.PRESET_EXTREME), raw)
     _, xz_dec, xz_dec_cpu = timed_cpu(lzma.decompress, xz)
-    payload, enc, enc_cpu = timed_cpu(codec.encode_pixels, x)
-    _, dec, dec_cpu = timed_cpu(codec.decode_pixels, payload, len(x), 28, 28)
+    payload, enc, enc_cpu = timed_cpu(lossless.encode_pixels, x)
+    _, dec, dec_cpu = timed_cpu(lossless.decode_pixels, payload, len(x), 28, 28)
     n = len(x)
     speed = {
         "images": n,
-        "threads": codec._workers(None),
+        "threads": pool._workers(None),
         "aezip_encode_img_s": n / enc,
         "aezip_decode_img_s": n / dec,
         "xz_encode_img_s": n / xz_enc,
@@ -230,8 +231,8 @@ def main(argv=None):
 
     result = {
         "command": cmd,
-        "model": codec.model_name(),
-        "model_digest": codec.model_digest().hex(),
+        "model": lossless.model_name(),
+        "model_digest": lossless.model_digest().hex(),
         "container_bytes_counted": CONTAINER_BYTES,
         "lossless": lossless,
         "near_lossless": near,

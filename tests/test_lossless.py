@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from aezip import lossless
 from aezip.errors import BadAezFile
-from aezip.lossless import bins, codec
+from aezip.lossless import bins, encode, layout
 from aezip.lossless.model import load_default, normalize
 
 from helpers import sample_digits
@@ -16,8 +17,8 @@ def digits():
 
 
 def test_lossless_round_trip_is_exact(digits):
-    payload = codec.encode_pixels(digits)
-    back = codec.decode_pixels(payload, len(digits), 28, 28)
+    payload = lossless.encode_pixels(digits)
+    back = lossless.decode_pixels(payload, len(digits), 28, 28)
     assert back.dtype == np.uint8 and back.shape == digits.shape
     assert np.array_equal(back, digits)
     # the model beats the raw pixels by far on digits (about 1.1 bit/px)
@@ -26,13 +27,13 @@ def test_lossless_round_trip_is_exact(digits):
 
 @pytest.mark.parametrize("k", [1, 2, 4, 16, 32])
 def test_near_lossless_error_bound(digits, k):
-    payload = codec.encode_pixels(digits, max_error=k)
-    back = codec.decode_pixels(payload, len(digits), 28, 28, max_error=k)
+    payload = lossless.encode_pixels(digits, max_error=k)
+    back = lossless.decode_pixels(payload, len(digits), 28, 28, max_error=k)
     err = np.abs(back.astype(int) - digits.astype(int))
     assert err.max() <= k
     assert np.array_equal(back[digits == 0], digits[digits == 0])
     assert np.array_equal(back[digits == 255], digits[digits == 255])
-    assert len(payload) < len(codec.encode_pixels(digits))
+    assert len(payload) < len(lossless.encode_pixels(digits))
 
 
 @pytest.mark.parametrize("k", range(0, 33))
@@ -59,101 +60,101 @@ def test_normalize_rule():
 def test_noise_falls_back_to_stored_or_lzma():
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8)
-    payload = codec.encode_pixels(noise)
-    assert payload[2] in (codec.MODE_LZMA, codec.MODE_STORED)
+    payload = lossless.encode_pixels(noise)
+    assert payload[2] in (layout.MODE_LZMA, layout.MODE_STORED)
     assert len(payload) <= noise.size * 1.01
-    assert np.array_equal(codec.decode_pixels(payload, 30, 28, 28), noise)
+    assert np.array_equal(lossless.decode_pixels(payload, 30, 28, 28), noise)
 
 
-@pytest.mark.parametrize("mode", [codec.MODE_MODEL, codec.MODE_LZMA, codec.MODE_STORED])
+@pytest.mark.parametrize("mode", [layout.MODE_MODEL, layout.MODE_LZMA, layout.MODE_STORED])
 @pytest.mark.parametrize("k", [0, 3])
 def test_every_chunk_mode_decodes(digits, mode, k):
-    payload, _ = codec._encode(digits[:6], k, 1, None, force_modes=[mode])
+    payload, _ = encode._encode(digits[:6], k, 1, None, force_modes=[mode])
     assert payload[2] == mode
-    back = codec.decode_pixels(payload, 6, 28, 28, max_error=k)
+    back = lossless.decode_pixels(payload, 6, 28, 28, max_error=k)
     assert np.abs(back.astype(int) - digits[:6]).max() <= k
 
 
 def test_bytes_do_not_depend_on_threads(digits, monkeypatch):
-    monkeypatch.setattr(codec, "CHUNK", 12)  # 40 images -> 4 chunks
-    monkeypatch.setattr(codec, "LANES", 5)  # of 2 rounds of 5 lanes each
-    ref = codec.encode_pixels(digits, threads=1)
-    assert len(codec.chunk_spans(len(digits))) == 4
+    monkeypatch.setattr(layout, "CHUNK", 12)  # 40 images -> 4 chunks
+    monkeypatch.setattr(layout, "LANES", 5)  # of 2 rounds of 5 lanes each
+    ref = lossless.encode_pixels(digits, threads=1)
+    assert len(layout.chunk_spans(len(digits))) == 4
     for t in (2, 3):
-        assert codec.encode_pixels(digits, threads=t) == ref
-        assert np.array_equal(codec.decode_pixels(ref, len(digits), 28, 28, threads=t), digits)
+        assert lossless.encode_pixels(digits, threads=t) == ref
+        assert np.array_equal(lossless.decode_pixels(ref, len(digits), 28, 28, threads=t), digits)
 
 
 def test_empty_batch():
-    payload = codec.encode_pixels(np.zeros((0, 28, 28), np.uint8))
+    payload = lossless.encode_pixels(np.zeros((0, 28, 28), np.uint8))
     assert payload == bytes([1, 0])
-    assert codec.decode_pixels(payload, 0, 28, 28).shape == (0, 28, 28)
+    assert lossless.decode_pixels(payload, 0, 28, 28).shape == (0, 28, 28)
 
 
 def test_wrong_k_or_version_is_refused(digits):
-    payload = codec.encode_pixels(digits[:3], max_error=2)
+    payload = lossless.encode_pixels(digits[:3], max_error=2)
     with pytest.raises(BadAezFile, match="max_error 2"):
-        codec.decode_pixels(payload, 3, 28, 28, max_error=0)
+        lossless.decode_pixels(payload, 3, 28, 28, max_error=0)
     with pytest.raises(BadAezFile, match="layout version"):
-        codec.decode_pixels(b"\x07" + payload[1:], 3, 28, 28, max_error=2)
+        lossless.decode_pixels(b"\x07" + payload[1:], 3, 28, 28, max_error=2)
 
 
 def test_truncated_and_extended_payloads_are_refused(digits):
-    payload = codec.encode_pixels(digits[:5])
+    payload = lossless.encode_pixels(digits[:5])
     for cut in [0, 1, 2, 3, 4, 10, len(payload) // 2, len(payload) - 2, len(payload) - 1]:
         with pytest.raises(BadAezFile):
-            codec.decode_pixels(payload[:cut], 5, 28, 28)
+            lossless.decode_pixels(payload[:cut], 5, 28, 28)
     with pytest.raises(BadAezFile):
-        codec.decode_pixels(payload + b"\0", 5, 28, 28)
+        lossless.decode_pixels(payload + b"\0", 5, 28, 28)
     with pytest.raises(BadAezFile):
-        codec.decode_pixels(payload, 6, 28, 28)
+        lossless.decode_pixels(payload, 6, 28, 28)
 
 
 def test_damaged_words_are_detected(digits):
-    payload = bytearray(codec.encode_pixels(digits[:5]))
+    payload = bytearray(lossless.encode_pixels(digits[:5]))
     rng = np.random.default_rng(3)
-    length, body_start = codec._read_uleb(payload, 3)
+    length, body_start = layout._read_uleb(payload, 3)
     assert body_start + length == len(payload)
     for pos in rng.integers(body_start, len(payload), 40):
         bad = bytearray(payload)
         bad[pos] ^= 1 << int(rng.integers(0, 8))
         with pytest.raises(BadAezFile):
-            codec.decode_pixels(bytes(bad), 5, 28, 28)
+            lossless.decode_pixels(bytes(bad), 5, 28, 28)
 
 
 def test_hostile_counts_do_not_allocate(digits):
-    payload = codec.encode_pixels(digits[:2])
+    payload = lossless.encode_pixels(digits[:2])
     with pytest.raises(BadAezFile):
-        codec.decode_pixels(payload, 10**12, 28, 28)
+        lossless.decode_pixels(payload, 10**12, 28, 28)
     with pytest.raises(BadAezFile):
-        codec.decode_pixels(bytes([1, 0, 2]) + codec._uleb(2**34) + b"x", 1, 28, 28)
+        lossless.decode_pixels(bytes([1, 0, 2]) + layout._uleb(2**34) + b"x", 1, 28, 28)
     with pytest.raises(BadAezFile):  # a stored chunk cannot claim more pixels than count x H x W
-        codec.decode_pixels(bytes([1, 0, 2, 3]) + b"abc", 1, 28, 28)
+        lossless.decode_pixels(bytes([1, 0, 2, 3]) + b"abc", 1, 28, 28)
 
 
 def test_lzma_bomb_is_bounded():
     import lzma
 
-    bomb = lzma.compress(b"\0" * 10_000_000, format=lzma.FORMAT_RAW, filters=codec._lzma_filters(784))
-    payload = bytes([1, 0, 1]) + codec._uleb(len(bomb)) + bomb
+    bomb = lzma.compress(b"\0" * 10_000_000, format=lzma.FORMAT_RAW, filters=layout._lzma_filters(784))
+    payload = bytes([1, 0, 1]) + layout._uleb(len(bomb)) + bomb
     with pytest.raises(BadAezFile, match="expected 784"):
-        codec.decode_pixels(payload, 1, 28, 28)
+        lossless.decode_pixels(payload, 1, 28, 28)
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError):
-        codec.encode_pixels(np.zeros((2, 28, 28), np.float32))
+        lossless.encode_pixels(np.zeros((2, 28, 28), np.float32))
     with pytest.raises(ValueError):
-        codec.encode_pixels(np.zeros((2, 20, 20), np.uint8))
+        lossless.encode_pixels(np.zeros((2, 20, 20), np.uint8))
     with pytest.raises(ValueError):
-        codec.encode_pixels(np.zeros((2, 28, 28), np.uint8), max_error=33)
+        lossless.encode_pixels(np.zeros((2, 28, 28), np.uint8), max_error=33)
 
 
 def test_model_digest_is_canonical():
     m = load_default()
-    d = codec.model_digest()
+    d = lossless.model_digest()
     assert isinstance(d, bytes) and len(d) == 8 and d == m.digest
-    assert codec.model_name() == m.name
+    assert lossless.model_name() == m.name
     import hashlib
 
     assert hashlib.sha256(m.serialize()).digest()[:8] == d
@@ -163,7 +164,7 @@ def test_import_does_not_pull_torch():
     import subprocess
     import sys
 
-    code = "import sys, aezip.lossless.codec; print('torch' in sys.modules)"
+    code = "import sys, aezip.lossless; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -174,6 +175,6 @@ def test_bundled_card_names_the_bundled_model():
     from aezip.lossless.model import DEFAULT_MODEL_PATH
 
     card = json.loads(DEFAULT_MODEL_PATH.with_suffix(".json").read_text())
-    assert card["digest"] == codec.model_digest().hex()
+    assert card["digest"] == lossless.model_digest().hex()
     assert card["command"].startswith("python scripts/train_pixel_model.py")
     assert DEFAULT_MODEL_PATH.stat().st_size < 3 * 1024 * 1024

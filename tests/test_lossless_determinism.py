@@ -18,16 +18,18 @@ import hashlib, json, sys
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 from numpy._core._multiarray_umath import __cpu_features__, __cpu_dispatch__
-from aezip.lossless import codec
+from aezip import lossless
+from aezip.lossless import layout
 from aezip.idx import read_idx
-codec.CHUNK = 8  # 24 images -> 4 chunks, so threads really split the work
-codec.LANES = 4  # and each chunk codes 2 rounds of 3 lanes
+layout.CHUNK = 8  # 24 images -> 4 chunks, so threads really split the work
+layout.LANES = 4  # and each chunk codes 2 rounds of 3 lanes
 x = read_idx(sys.argv[1] + "/samples/t10k-first100-idx3-ubyte.gz")[:24]
+assert len(layout.chunk_spans(len(x))) == 4 and layout.lane_layout(6) == (3, 2)  # the patch took
 out = {"dispatch": [k for k in __cpu_dispatch__ if __cpu_features__.get(k)], "runs": {}}
 for k in (0, 4):
     for t in (1, 2, 3):
-        p = codec.encode_pixels(x, max_error=k, threads=t)
-        y = codec.decode_pixels(p, len(x), 28, 28, max_error=k, threads=t)
+        p = lossless.encode_pixels(x, max_error=k, threads=t)
+        y = lossless.decode_pixels(p, len(x), 28, 28, max_error=k, threads=t)
         out["runs"][f"{k}/{t}"] = [hashlib.sha256(p).hexdigest(), hashlib.sha256(y.tobytes()).hexdigest()]
 print(json.dumps(out))
 """

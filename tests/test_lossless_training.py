@@ -20,7 +20,7 @@ def _train(tmp_path, name):
 
 
 def test_training_is_deterministic_and_exports_a_working_model(tmp_path):
-    from aezip.lossless import codec
+    from aezip import lossless
     from aezip.lossless.model import PixelModel
 
     m1, card = _train(tmp_path, "a")
@@ -36,5 +36,5 @@ def test_training_is_deterministic_and_exports_a_working_model(tmp_path):
     # the integer model tracks the float one closely, and the coder the integer model
     assert abs(t["integer_ideal_bit_per_px"] - t["float_ideal_bit_per_px"]) < 0.02 * t["float_ideal_bit_per_px"]
     x = sample_digits()[:8]
-    payload = codec.encode_pixels(x, model=saved)
-    assert np.array_equal(codec.decode_pixels(payload, 8, 28, 28, model=saved), x)
+    payload = lossless.encode_pixels(x, model=saved)
+    assert np.array_equal(lossless.decode_pixels(payload, 8, 28, 28, model=saved), x)

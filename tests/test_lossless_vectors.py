@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import lossless_spec_decoder as spec
-from aezip.lossless import codec
+from aezip import lossless
+from aezip.lossless import encode, layout
 from aezip.lossless.model import load_default
 
 VECTORS = Path(__file__).resolve().parent.parent / "formats" / "vectors"
@@ -16,9 +17,9 @@ NAMES = sorted(INDEX["vectors"])
 
 
 def test_index_names_the_bundled_model():
-    assert INDEX["model_digest"] == codec.model_digest().hex()
+    assert INDEX["model_digest"] == lossless.model_digest().hex()
     assert spec.digest(load_default().arrays).hex() == INDEX["model_digest"]
-    assert {v["mode"] for v in INDEX["vectors"].values()} >= {codec.MODE_MODEL, codec.MODE_LZMA}
+    assert {v["mode"] for v in INDEX["vectors"].values()} >= {layout.MODE_MODEL, layout.MODE_LZMA}
     assert {v["max_error"] for v in INDEX["vectors"].values()} >= {0, 4}
 
 
@@ -27,10 +28,10 @@ def test_vector_decodes_with_aezip(name):
     v = INDEX["vectors"][name]
     payload = (VECTORS / f"{name}.bin").read_bytes()
     want = np.load(VECTORS / f"{name}.npy")
-    got = codec.decode_pixels(payload, v["count"], v["height"], v["width"], max_error=v["max_error"])
+    got = lossless.decode_pixels(payload, v["count"], v["height"], v["width"], max_error=v["max_error"])
     assert np.array_equal(got, want)
     # and the encoder still produces these very bytes
-    again, _ = codec._encode(want if v["max_error"] == 0 else got, v["max_error"], 1, None, force_modes=[v["mode"]])
+    again, _ = encode._encode(want if v["max_error"] == 0 else got, v["max_error"], 1, None, force_modes=[v["mode"]])
     assert again == payload
 
 
@@ -56,11 +57,11 @@ def test_spec_decoder_follows_chunks_lanes_and_rounds(monkeypatch, k):
     """Small CHUNK / LANES on both sides: 9 images -> 4 chunks (3 -> 4, even), rounds of 2 lanes."""
     from helpers import sample_digits
 
-    monkeypatch.setattr(codec, "CHUNK", 3)
-    monkeypatch.setattr(codec, "LANES", 2)
+    monkeypatch.setattr(layout, "CHUNK", 3)
+    monkeypatch.setattr(layout, "LANES", 2)
     x = sample_digits()[10:19]
-    payload = codec.encode_pixels(x, max_error=k)
-    assert len(codec.chunk_spans(9)) == 4 and codec.lane_layout(3) == (2, 2)
-    want = codec.decode_pixels(payload, 9, 28, 28, max_error=k)
+    payload = lossless.encode_pixels(x, max_error=k)
+    assert len(layout.chunk_spans(9)) == 4 and layout.lane_layout(3) == (2, 2)
+    want = lossless.decode_pixels(payload, 9, 28, 28, max_error=k)
     got = spec.decode(payload, 9, 28, 28, k, load_default().arrays, max_chunk=3, max_lanes=2)
     assert np.array_equal(got, want)

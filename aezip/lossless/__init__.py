@@ -7,6 +7,9 @@ Public interface (formats/aez.md §5.7 is the byte-level spec)::
     model_digest() -> 8 bytes;  model_name() -> str
 """
 
-from .codec import BadLosslessPayload, decode_pixels, encode_pixels, model_digest, model_name
+from .decode import decode_pixels
+from .encode import encode_pixels
+from .layout import BadLosslessPayload
+from .tables import model_digest, model_name
 
 __all__ = ["encode_pixels", "decode_pixels", "model_digest", "model_name", "BadLosslessPayload"]

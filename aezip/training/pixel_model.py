@@ -213,9 +213,9 @@ def train_pixel_model(
     model.save(out / f"{name}.npz")
     log(f"float test {float_test:.4f} bit/px; saved {out / (name + '.npz')} ({time.time() - t0:.0f} s)")
 
-    from ..lossless import codec
+    from ..lossless import encode
 
-    stats = codec.measure(model, test)
+    stats = encode.measure(model, test)
     wall = time.time() - t0
     files = sorted([tr_img, tr_lab, te_img, te_lab], key=lambda p: p.name)
     card = {
@@ -264,14 +264,14 @@ def train_pixel_model(
 
 def remeasure(card_path, data, log=print):
     """Re-measure a card's integer ideal and real coded size on the MNIST test set with today's codec."""
-    from ..lossless import codec
+    from ..lossless import encode
 
     card_path = Path(card_path)
     card = json.loads(card_path.read_text())
     model = pm.PixelModel.load(card_path.with_suffix(".npz"))
     if model.digest.hex() != card["digest"]:
         raise SystemExit(f"{card_path}: the npz next to it has digest {model.digest.hex()}, the card says {card['digest']}")
-    stats = codec.measure(model, read_idx(find_mnist(Path(data), "test")[0]))
+    stats = encode.measure(model, read_idx(find_mnist(Path(data), "test")[0]))
     card["test"].update(
         integer_ideal_bit_per_px=round(stats["ideal_bit_per_px"], 5),
         coded_bit_per_px=round(stats["coded_bit_per_px"], 5),

@@ -1,0 +1,165 @@
+"""Encoding images into a lossless / near-lossless payload (layout.py has the byte layout)."""
+
+import lzma
+
+import numpy as np
+
+from . import bins
+from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, _uleb, chunk_spans, lane_layout
+from .model import TOTAL, load_default
+from .pool import _map
+from .rans import Encoder
+from .tables import _interior, _Outputs, _padded, _Tables
+
+__all__ = ["encode_pixels", "measure"]
+
+TRY_FALLBACK_BITS = 1.25  # the encoder tries the fallbacks when the model spends more bit/px
+BLOCK_POSITIONS = 28  # encoder: model evaluated for this many pixel positions at a time
+
+
+def _pick(g, s):
+    """(start, freq) of symbol s[i] in frequency row g[i]."""
+    cum = np.cumsum(g, axis=1)
+    r = np.arange(g.shape[0])
+    f = g[r, s]
+    return cum[r, s] - f, f
+
+
+def _symbol_tables(tab, images):
+    """Per pixel: gate frequency of "0", and (start, freq) of each value step where nonzero.
+
+    Value steps: K = 0: high nibble, then low nibble; K > 0: the bin.
+    """
+    model = tab.model
+    n = images.shape[0]
+    npx = model.height * model.width
+    sym = bins.to_bins(images.reshape(n, npx), tab.k)
+    rec = _padded(model, n)
+    rec[:, _interior(model)] = tab.centres[sym]
+    zero = sym == 0
+    gate_f = np.empty((n, npx), np.int64)
+    steps = 2 if tab.k == 0 else 1
+    val_c = np.zeros((steps, n, npx), np.int64)
+    val_f = np.zeros((steps, n, npx), np.int64)
+    block = BLOCK_POSITIONS
+    for p0 in range(0, npx, block):
+        pos = np.arange(p0, min(p0 + block, npx))
+        feats = rec[:, model.gather[pos]].reshape(n * pos.size, -1)
+        out = _Outputs(tab, feats, np.tile(pos, n))
+        gate_f[:, pos] = out.gate.reshape(n, pos.size)
+        nz = np.flatnonzero(~zero[:, pos].ravel())
+        if not nz.size:
+            continue
+        v = sym[:, pos].ravel()[nz]
+        if tab.k == 0:
+            picks = [_pick(out.high(nz), v >> 4), _pick(out.low(nz, v >> 4), v & 15)]
+        else:
+            picks = [_pick(out.bins(nz), v - 1)]
+        for j, (c, f) in enumerate(picks):
+            vc = np.zeros(n * pos.size, np.int64)
+            vf = np.zeros(n * pos.size, np.int64)
+            vc[nz], vf[nz] = c, f
+            val_c[j][:, pos] = vc.reshape(n, pos.size)
+            val_f[j][:, pos] = vf.reshape(n, pos.size)
+    return zero, gate_f, val_c, val_f
+
+
+def _ideal_bits(zero, gate_f, val_f):
+    gf = np.where(zero, gate_f, TOTAL - gate_f)
+    bits = np.log2(TOTAL / gf).sum()
+    for vf in val_f:
+        bits += np.log2(TOTAL / vf[~zero]).sum()
+    return float(bits)
+
+
+def _model_body(tab, images):
+    """Body of a model chunk and the model's ideal code length of it in bits.
+
+    Rounds are encoded last first (rANS runs backwards); the model's tables are computed
+    one round at a time, so memory is bounded by LANES images whatever the chunk size.
+    """
+    m = images.shape[0]
+    lanes, rounds = lane_layout(m)
+    enc = Encoder(lanes)
+    ideal = 0.0
+    for r in range(rounds - 1, -1, -1):
+        first, stop = r * lanes, min((r + 1) * lanes, m)
+        zero, gate_f, val_c, val_f = _symbol_tables(tab, images[first:stop])
+        ideal += _ideal_bits(zero, gate_f, val_f)
+        gate_c = np.where(zero, 0, gate_f)
+        gate_fs = np.where(zero, gate_f, TOTAL - gate_f)
+        active = slice(0, stop - first)
+        for p in range(zero.shape[1] - 1, -1, -1):
+            nz = np.flatnonzero(~zero[:, p])
+            if nz.size:
+                for j in range(val_c.shape[0] - 1, -1, -1):
+                    enc.put(nz, val_c[j][nz, p], val_f[j][nz, p])
+            enc.put(active, gate_c[:, p], gate_fs[:, p])
+    states, words = enc.finish()
+    body = states.astype("<u4").tobytes() + words.astype("<u2").tobytes()
+    return body, ideal
+
+
+def _encode_chunk(job):
+    """(mode, body, ideal bits) of one chunk; *force* (tests, vectors) fixes the mode."""
+    tab, images, force = job
+    n, h, w = images.shape
+    body, ideal = _model_body(tab, images)
+    best = (len(body), MODE_MODEL, body)
+    if force is not None or len(body) * 8 > TRY_FALLBACK_BITS * n * h * w:
+        pixels = tab.centres[bins.to_bins(images, tab.k)].tobytes()
+        packed = lzma.compress(pixels, format=lzma.FORMAT_RAW, filters=_lzma_filters(len(pixels)))
+        options = [best, (len(packed), MODE_LZMA, packed), (len(pixels), MODE_STORED, pixels)]
+        best = min(options) if force is None else options[force]
+    return best[1], best[2], ideal
+
+
+def _check_images(images, model):
+    a = np.asarray(images)
+    if a.dtype != np.uint8 or a.ndim != 3:
+        raise ValueError(f"images must be a uint8 array (N, H, W), got {a.dtype} {a.shape}")
+    if a.shape[1:] != (model.height, model.width):
+        raise ValueError(
+            f"the pixel model codes {model.height}x{model.width} images, got {a.shape[1]}x{a.shape[2]}"
+        )
+    return np.ascontiguousarray(a)
+
+
+def _encode(images, max_error, threads, model, force_modes=None):
+    model = model or load_default()
+    k = bins.check_max_error(max_error)
+    images = _check_images(images, model)
+    tab = _Tables(model, k)
+    spans = chunk_spans(images.shape[0])
+    force = force_modes or [None] * len(spans)
+    coded = _map(_encode_chunk, [(tab, images[a:b], f) for (a, b), f in zip(spans, force)], threads)
+    head = bytearray([LAYOUT_VERSION, k])
+    for mode, body, _ in coded:
+        head.append(mode)
+        head += _uleb(len(body))
+    payload = bytes(head) + b"".join(body for _, body, _ in coded)
+    return payload, coded
+
+
+def encode_pixels(images, max_error=0, threads=None, model=None):
+    """Code uint8 images (N, H, W) into a self-delimiting payload.
+
+    max_error 0 is lossless; K in 1..32 puts every pixel within +-K (near-lossless).
+    The bytes depend on the images, max_error and model only, never on *threads*.
+    """
+    return _encode(images, max_error, threads, model)[0]
+
+
+def measure(model, images, max_error=0, threads=None):
+    """Ideal (model) and real coded size of *images*: dict of bit/px and bytes/image."""
+    payload, coded = _encode(images, max_error, threads, model)
+    px = images.shape[0] * images.shape[1] * images.shape[2]
+    ideal = sum(c[2] for c in coded)
+    return {
+        "ideal_bit_per_px": ideal / px,
+        "coded_bit_per_px": 8 * len(payload) / px,
+        "coded_bytes_per_image": len(payload) / images.shape[0],
+        "payload_bytes": len(payload),
+        "fallback_chunks": sum(c[0] != MODE_MODEL for c in coded),
+        "chunks": len(coded),
+    }

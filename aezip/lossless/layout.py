@@ -1,0 +1,100 @@
+"""The lossless payload's layout: constants, chunk and lane split, varints, the LZMA filter.
+
+Payload layout (all integers little-endian; formats/aez.md §5.7 is the full spec):
+
+    u8       layout version (1)
+    u8       max_error K (0 = lossless)
+    per chunk, in order:  u8 mode, uleb128 body length
+    the chunk bodies, in order
+
+Chunks: n = ceil(count / CHUNK) chunks, one more when that is odd and > 1; chunk i holds
+images [floor(i * count / n), floor((i + 1) * count / n)).  A function of the count only,
+so the bytes never depend on the thread count.
+
+Modes: 0 = pixel model + rANS (body: u32 state per lane, then u16 words; a chunk of m
+images runs on ceil(m / rounds) lanes in rounds = ceil(m / LANES) rounds),
+1 = raw LZMA2 stream of the chunk's decoded pixels, 2 = the decoded pixels stored.
+
+The encoder (encode.py) and the decoder (decode.py) read CHUNK and LANES here, at call
+time: tests that shrink them patch this module.
+"""
+
+import lzma
+
+from ..errors import BadAezFile
+
+__all__ = [
+    "LAYOUT_VERSION",
+    "CHUNK",
+    "LANES",
+    "MODE_MODEL",
+    "MODE_LZMA",
+    "MODE_STORED",
+    "BadLosslessPayload",
+    "chunk_count",
+    "chunk_spans",
+    "lane_layout",
+]
+
+LAYOUT_VERSION = 1
+CHUNK = 8192  # most images per chunk
+LANES = 1024  # most rANS lanes per chunk; a lane codes several images one after another
+MODE_MODEL, MODE_LZMA, MODE_STORED = 0, 1, 2
+
+
+class BadLosslessPayload(BadAezFile):
+    """A lossless pixel payload is truncated, damaged or inconsistent with its header."""
+
+
+def chunk_count(count):
+    """ceil(count / CHUNK), made even from 2 on (so two cores share the chunks evenly)."""
+    n = -(-count // CHUNK)
+    return n + 1 if n > 1 and n % 2 else n
+
+
+def chunk_spans(count):
+    """(start, stop) of each chunk; a function of the image count only."""
+    n = chunk_count(count)
+    return [(i * count // n, (i + 1) * count // n) for i in range(n)]
+
+
+def lane_layout(m):
+    """(lanes, rounds) of a model chunk of m images: image j is coded on lane j mod lanes
+    in round j // lanes; rounds = ceil(m / LANES), lanes = ceil(m / rounds)."""
+    if m == 0:
+        return 0, 0
+    rounds = -(-m // LANES)
+    return -(-m // rounds), rounds
+
+
+# --- varints -------------------------------------------------------------------------------
+def _uleb(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_uleb(buf, pos):
+    value = shift = 0
+    for i in range(5):
+        if pos + i >= len(buf):
+            raise BadLosslessPayload(f"lossless payload: chunk table ends inside a length at byte {pos}")
+        b = buf[pos + i]
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            if i and b == 0:
+                raise BadLosslessPayload(f"lossless payload: non-minimal length at byte {pos}")
+            return value, pos + i + 1
+    raise BadLosslessPayload(f"lossless payload: length at byte {pos} is longer than 5 bytes")
+
+
+def _lzma_filters(nbytes):
+    dict_size = max(4096, 1 << max(0, int(nbytes - 1).bit_length()))
+    return [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size}]
