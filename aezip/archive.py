@@ -83,6 +83,10 @@ class Contents:
         else:
             method, blob = self._v2.body
             if method == v2.STORED:
+                decoded = self.count * model.latent_dim * grid.sample_size
+                if decoded > v2.MAX_SECTION or self._v2.held + decoded > v2.MAX_HELD:
+                    raise BadAezFile(f"codes section: {self.count} images of {model.latent_dim} codes take "
+                                     f"{decoded} bytes decoded, beyond this decoder's limits (§7)")
                 codes = v2.unpack_bits(blob, self.count, grid.bits)
             else:
                 want = self.count * model.latent_dim * grid.sample_size
@@ -189,7 +193,7 @@ def _verify(data):
                                  f"(this aezip reads versions 1 and 2)")
     if len(data) < v2.FIXED.size + 1 + 1 + v2.TRAILER.size:
         raise BadAezFile(f"truncated .aez file: {len(data)} bytes")
-    body = data[:-4]
+    body = memoryview(data)[:-4]   # no copy: sections are views of the file's bytes
     (stored,) = struct.unpack("<I", data[-4:])
     computed = zlib.crc32(body)
     if stored != computed:
