@@ -350,7 +350,7 @@ def unpack(data) -> Archive:
 
 def _parse_names(blob, count):
     from .names import NameList
-    starts, ends, pos = np.empty(count, np.int64), np.empty(count, np.int64), 0
+    starts, ends, pos = np.empty(count, np.uint32), np.empty(count, np.uint32), 0
     for i in range(count):
         if pos + 2 > len(blob):
             raise BadAezFile(f"names section ends before name {i}")

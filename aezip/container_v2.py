@@ -370,7 +370,7 @@ def unpack(body, size) -> ArchiveV2:
 def parse_names(blob, count):
     """The Names section's *count* names (§5.2) as a :class:`~aezip.names.NameList` over *blob*."""
     from .names import NameList
-    starts, ends, pos = np.empty(count, np.int64), np.empty(count, np.int64), 0
+    starts, ends, pos = np.empty(count, np.uint32), np.empty(count, np.uint32), 0
     for i in range(count):
         n, pos = read_varint(blob, pos, f"length of name {i}", MAX_NAME)
         if n == 0 or pos + n > len(blob):

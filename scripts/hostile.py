@@ -110,8 +110,8 @@ def v1_section(framed):
 # ---- the cases ------------------------------------------------------------------------------
 
 def long_names(n, length=1024):
-    """*n* distinct valid names of *length* UTF-8 bytes: three 255-byte folders and a file."""
-    head = "/".join(c * 255 for c in "abc") + "/"
+    """*n* distinct valid names of *length* UTF-8 bytes: four 200-byte folders and a file."""
+    head = "/".join(c * 200 for c in "abcd") + "/"
     tail = length - len(head)
     return [f"{head}{i:0{tail - 4}d}.png" for i in range(n)]
 
@@ -132,6 +132,10 @@ def cases():
         "long-names-65k": (lambda: v2_file(65_000, zero_codes(65_000),
                                            names=zstd(frame(names_blob(long_names(65_000))))),
                            named + ["extract png"], "65,000 distinct 1,024-byte names (67 MB decoded, at the limit)"),
+        "held-limit": (lambda: v2_file(MILLION, zero_codes(MILLION, 9), level=9,
+                                       names=zstd(frame(names_blob(f"{'n' * 50}{i:07d}.png" for i in range(MILLION))))),
+                       ["info", "info -v", "info -v --json", "test", "show"],
+                       "10^6 images at quality 9 (128 MB of codes) and 63 MB of names: 192 MiB held, the §7 limit"),
         "raw-claim-784M": (lambda: v2_file(MILLION, zero_codes(MILLION),
                                            raw=raw_part(list(range(MILLION)), zstd(repeated_frame(0, MILLION * 784)))),
                            every, "a Raw section of 10^6 copies (784 MB of zeros) in a small file"),
