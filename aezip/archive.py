@@ -55,6 +55,8 @@ class Contents:
 
     def grid(self, model):
         """The lossy model's quantization grid for this archive (§4.3)."""
+        if self.pixel_mode:   # a pixel-mode file has none: its decoder must not ask (found by fuzzing)
+            raise BadAezFile("a pixel-mode archive has no quantization grid (this decoder reads lossy archives)")
         if self._v1 is not None:
             h = self._v1.header
             try:

@@ -266,13 +266,14 @@ def unframe(frame, what, expect=None, limit=MAX_SECTION):
 
 def decompress_bounded(frame, what, declared, max_window=None):
     """The *declared* bytes one zstd frame holds, as a memoryview, decompressed a few hundred
-    input bytes at a time into one buffer of the declared size: pages the frame never fills
-    are never touched, so memory follows what the frame really holds, and a frame that holds
-    more than it declares is stopped as soon as it passes the size (formats/aez.md §7)."""
-    out = np.empty(declared, np.uint8)   # untouched pages cost no memory
+    input bytes at a time into one buffer of the declared size (at most a §7 limit): its
+    pages cost memory only once written, so memory follows what the frame really holds, and
+    a frame that holds more than it declares is stopped as soon as it passes the size."""
+    out = np.empty(declared, np.uint8)   # pages the frame never fills are never touched
+    got = 0
     dobj = (zstandard.ZstdDecompressor(max_window_size=max_window) if max_window
             else zstandard.ZstdDecompressor()).decompressobj()
-    got, fed, frame = 0, 0, memoryview(frame)
+    fed, frame = 0, memoryview(frame)
     try:
         while fed < len(frame) and not dobj.eof:
             chunk = dobj.decompress(frame[fed:fed + _FEED])

@@ -90,15 +90,22 @@ def check_names(names):
     order = np.argsort(hashes, kind="stable")
     ordered = hashes[order]
     _refuse_duplicates(names, order, ordered)
-    for lo in range(0, count, 65536):   # a folder of one name that another is (a.png, a.png/b.png)
-        prefixes = [(k, "/".join(parts[:j])) for k in range(lo, min(lo + 65536, count))
-                    for parts in [name_key(names[k]).split("/")] for j in range(1, len(parts))]
-        if not prefixes:
+    for lo in range(0, count, 4096):   # a folder of one name that another is (a.png, a.png/b.png)
+        owner, want = [], []           # (name index, length of the folder prefix), its key's hash
+        for k in range(lo, min(lo + 4096, count)):
+            key = name_key(names[k])
+            cut = key.find("/")
+            while cut > 0:
+                owner.append((k, cut))
+                want.append(hash(key[:cut]))
+                cut = key.find("/", cut + 1)
+        if not want:
             continue
-        want = np.array([hash(p) for _, p in prefixes], np.int64)
+        want = np.array(want, np.int64)
         at = np.minimum(np.searchsorted(ordered, want), count - 1)
         for q in np.flatnonzero(ordered[at] == want):
-            prefix, a = prefixes[q][1], int(at[q])
+            k, cut = owner[q]
+            prefix, a = name_key(names[k])[:cut], int(at[q])
             while a < count and ordered[a] == want[q]:
                 if name_key(names[int(order[a])]) == prefix:
                     raise UnsafeName(f"archive name {printable(names[int(order[a])])} is both a file and a folder")
