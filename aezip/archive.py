@@ -121,7 +121,10 @@ class Contents:
                 raise BadAezFile(f"raw section holds {len(blob)} bytes of pixels, {n} images of "
                                  f"{shape[1]}x{shape[0]} need {want}")
             return np.frombuffer(blob, np.uint8).reshape((n,) + tuple(shape))
-        from .lossless import decode_pixels, model_digest  # noqa: the pixel coder loads its model lazily
+        try:
+            from .lossless import decode_pixels, model_digest  # noqa: the pixel coder loads its model lazily
+        except ImportError:   # found by fuzzing: an aezip without the pixel coder
+            raise UnknownModel(f"raw section needs pixel model @{digest.hex()}; this aezip has no pixel coder") from None
         if digest != model_digest():
             raise UnknownModel(f"raw section needs pixel model @{digest.hex()}, which is not installed")
         return decode_pixels(blob, n, shape[0], shape[1], 0)

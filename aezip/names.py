@@ -13,7 +13,6 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-import numpy as np
 
 from .errors import UnsafeName
 
@@ -80,6 +79,7 @@ def check_names(names):
     """Raise UnsafeName for the first invalid name, else for a duplicate or a name that is also
     a folder of another.  Memory: 8 bytes a name (a hash of its key), whatever the names hold,
     so a million names are checked without a second copy of them (issue 14)."""
+    import numpy as np   # not at import: `aezip --version` answers before numpy loads
     count = len(names)
     hashes = np.empty(count, np.int64)
     for i, n in enumerate(names):
@@ -114,6 +114,7 @@ def check_names(names):
 
 def _refuse_duplicates(names, order, ordered):
     """The first name (by position) whose key an earlier name has, among equal hashes."""
+    import numpy as np
     runs = np.flatnonzero(ordered[1:] == ordered[:-1])
     found = None   # (later, earlier)
     for k in runs:
@@ -142,6 +143,7 @@ class NameList(Sequence):
     Each name is decoded when asked for; compares equal to a list of the same names."""
 
     def __init__(self, blob, starts, ends):
+        import numpy as np
         self._blob = blob
         self._starts = np.asarray(starts)   # uint32: a Names section is at most 64 MiB
         self._ends = np.asarray(ends)
