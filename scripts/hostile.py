@@ -201,8 +201,10 @@ def main(argv=None):
     ap.add_argument("--case", action="append", help="only this case (repeatable)")
     ap.add_argument("--command", action="append", help="only this command (repeatable)")
     ap.add_argument("--json", action="store_true", help="one JSON line per measurement")
+    ap.add_argument("--markdown", action="store_true",
+                    help="end with a table: case x command -> peak RSS in MB (r: refused, exit 1)")
     args = ap.parse_args(argv)
-    worst = 0.0
+    worst, rows = 0.0, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (build, commands, what) in cases().items():
             if args.case and name not in args.case:
@@ -216,11 +218,18 @@ def main(argv=None):
                     continue
                 peak, rc, said = measure(command, path, tmp)
                 worst = max(worst, peak)
+                rows.setdefault((name, path.stat().st_size), {})[command] = f"{peak:.0f}" + (" r" if rc == 1 else "")
                 if args.json:
                     print(json.dumps({"case": name, "bytes": path.stat().st_size, "command": command,
                                       "peak_mb": peak, "exit": rc, "said": said}), flush=True)
                 else:
                     print(f"  {command:<16} {peak:>7.1f} MB  exit {rc}  {said[:110]}", flush=True)
+    if args.markdown:
+        columns = ["info", "info -v", "info -v --json", "test", "show", "extract npy", "extract idx", "extract png"]
+        print("\n| case | file bytes | " + " | ".join(f"`{c}`" for c in columns) + " |")
+        print("|---|---:|" + "---:|" * len(columns))
+        for (name, size), got in rows.items():
+            print(f"| {name} | {size:,} | " + " | ".join(got.get(c, "") for c in columns) + " |")
     print(f"worst peak {worst:.1f} MB (limit {LIMIT_MB} MB)")
     return 0 if worst <= LIMIT_MB else 1
 

@@ -26,7 +26,7 @@ __all__ = ["SHOW_SKIPPED", "CHUNK", "DECODER", "read_input_bytes", "read_stdin",
            "form_of_output"]
 
 SHOW_SKIPPED = 10   # skipped input files listed one by one; the rest are counted
-CHUNK = 4096        # images decoded, written or checked at a time
+CHUNK = 1024        # images decoded, written or checked at a time (a q9 chunk's decoder activations: ~10 MB)
 # One decompressor for the process: it keeps the models it has loaded.
 DECODER = AezDecompressor()
 
