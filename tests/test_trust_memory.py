@@ -4,7 +4,9 @@ formats/aez.md alone: frames claiming far past §7's limits (refused before allo
 and files that honestly hold what the limits allow (a million all-zero codes, a million
 names, 65,536 exact copies, the 192 MiB held at once).  scripts/hostile.py builds the files
 and prints the whole table (bench/trust.md); here each case runs with the commands that
-stress it, and the full matrix is marked slow."""
+stress it, and the full matrix runs with AEZIP_FULL_MEMORY=1."""
+
+import os
 
 import pytest
 
@@ -66,6 +68,9 @@ def test_peak_memory_within_300_mb(built, tmp_path, case, command, expected):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("AEZIP_FULL_MEMORY"),
+                    reason="the full case x command matrix takes about 10 minutes: set AEZIP_FULL_MEMORY=1 "
+                           "(python scripts/hostile.py --markdown prints the same table)")
 @pytest.mark.parametrize("case,command", FULL, ids=[f"{c}:{m}" for c, m in FULL])
 def test_peak_memory_within_300_mb_every_command(built, tmp_path, case, command):
     _check(built, tmp_path, case, command, 1 if case in REFUSED else 0)
@@ -78,6 +83,10 @@ def test_claims_past_the_limits_are_refused_before_allocating(built, tmp_path):
     (tmp_path / "small.aez").write_bytes(small)
     base, rc, _ = hostile.measure("info", tmp_path / "small.aez", tmp_path)
     assert rc == 0
-    for case in ("v1-names-claim-4G", "raw-claim-784M"):
-        peak = _check(built, tmp_path, case, "info", 1)
-        assert peak < base + 40, (case, peak, base)   # v2's case holds 32 MB of honest codes
+    peak = _check(built, tmp_path, "v1-names-claim-4G", "info", 1)
+    assert peak < base + 30, (peak, base)          # its honest codes: 9 MB
+    # the same 10^6 zero codes without the Raw claim; the claim adds its 10^6 indices (8 MB)
+    honest, rc, _ = hostile.measure("info", built("zero-codes-1M"), tmp_path)
+    assert rc == 0
+    peak = _check(built, tmp_path, "raw-claim-784M", "info", 1)
+    assert peak < honest + 20, (peak, honest)
