@@ -107,7 +107,7 @@ def per_image_psnr(images, quality):
 def sizes(images, quality, min_psnr):
     """Bytes of the archive and how many images went to the Raw section."""
     import aezip
-    from aezip import container
+    from aezip import archive
     data = aezip.AezCompressor(quality, min_psnr=min_psnr).compress(images)
     return len(data), len(archive.read(data).raw_index)
 
