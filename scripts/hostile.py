@@ -123,6 +123,8 @@ def cases():
     return {
         "zero-codes-1M": (lambda: v2_file(MILLION, zero_codes(MILLION), psnr=zstd(frame(bytes(MILLION)))),
                           every, "10^6 images whose codes are all 0, Psnr section: an honest bomb"),
+        "zero-codes-100k": (lambda: v2_file(100_000, zero_codes(100_000)),
+                            ["extract png"], "10^5 images of all-zero codes, no names: 100,000 PNG files"),
         "names-claim-1G": (lambda: v2_file(MILLION, zero_codes(MILLION), names=zstd(repeated_frame(0x10, MILLION * 1026))),
                            named, "10^6 images, a Names frame of 10^6 x 1,026 bytes (over the 64 MiB limit), "
                                   "one repeated byte"),
