@@ -69,7 +69,7 @@ def test_peak_memory_within_300_mb(built, tmp_path, case, command, expected):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("AEZIP_FULL_MEMORY"),
-                    reason="the full case x command matrix takes about 10 minutes: set AEZIP_FULL_MEMORY=1 "
+                    reason="the full case x command matrix takes about 4 minutes: set AEZIP_FULL_MEMORY=1 "
                            "(python scripts/hostile.py --markdown prints the same table)")
 @pytest.mark.parametrize("case,command", FULL, ids=[f"{c}:{m}" for c, m in FULL])
 def test_peak_memory_within_300_mb_every_command(built, tmp_path, case, command):
