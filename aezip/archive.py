@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import container, container_v2 as v2
-from .errors import BadAezFile, UnsafeName, UnsupportedVersion
+from .errors import BadAezFile, BadInput, UnsafeName, UnsupportedVersion
 from .grid import STEP_FRACTION, Grid, grid_for
 from .names import check_names
 from .zoo import name_for_digest
@@ -55,6 +55,8 @@ class Contents:
 
     def grid(self, model):
         """The lossy model's quantization grid for this archive (§4.3)."""
+        if self.pixel_mode:   # a pixel-mode file has none: its decoder must not ask (found by fuzzing)
+            raise BadAezFile("a pixel-mode archive has no quantization grid (this decoder reads lossy archives)")
         if self._v1 is not None:
             h = self._v1.header
             try:
@@ -83,6 +85,10 @@ class Contents:
         else:
             method, blob = self._v2.body
             if method == v2.STORED:
+                decoded = self.count * model.latent_dim * grid.sample_size
+                if decoded > v2.MAX_SECTION or self._v2.held + decoded > v2.MAX_HELD:
+                    raise BadAezFile(f"codes section: {self.count} images of {model.latent_dim} codes take "
+                                     f"{decoded} bytes decoded, beyond this decoder's limits (§7)")
                 codes = v2.unpack_bits(blob, self.count, grid.bits)
             else:
                 want = self.count * model.latent_dim * grid.sample_size
@@ -191,7 +197,7 @@ def _verify(data):
                                  f"(this aezip reads versions 1 and 2)")
     if len(data) < v2.FIXED.size + 1 + 1 + v2.TRAILER.size:
         raise BadAezFile(f"truncated .aez file: {len(data)} bytes")
-    body = data[:-4]
+    body = memoryview(data)[:-4]   # no copy: sections are views of the file's bytes
     (stored,) = struct.unpack("<I", data[-4:])
     computed = zlib.crc32(body)
     if stored != computed:
@@ -319,7 +325,25 @@ def write_lossy(model_digest, level, grid, codes, *, source_form=0, names=None, 
         index, digest, content = raw
         framed = v2.zstd_frame(content) if digest == v2.PLAIN_PIXELS else None
         raw_part = (index, digest, content, framed)
-    return v2.pack(header, codes_section(codes, grid), names=names, psnr=psnr, verdicts=verdicts, raw=raw_part)
+    data = v2.pack(header, codes_section(codes, grid), names=names, psnr=psnr, verdicts=verdicts, raw=raw_part)
+    code_bytes = codes.size * grid.sample_size
+    upper = (len(data) + code_bytes + 2 * len(codes) + (len(v2.names_blob(names)) if names is not None else 0)
+             + (len(raw[2]) if raw is not None else 0))
+    if upper > v2.MAX_HELD or code_bytes > v2.MAX_SECTION:   # near the limits: check as a reader does
+        _check_held(data, code_bytes)
+    return data
+
+
+def _check_held(data, code_bytes):
+    """A writer makes no file that §7 lets a reader refuse (formats/aez.md §7)."""
+    try:
+        c = read(data)
+    except BadAezFile as e:
+        raise BadInput(f"{e}: beyond formats/aez.md §7; split the images into several archives") from None
+    stored = c._v2.body[0] == v2.STORED
+    if code_bytes > v2.MAX_SECTION or (stored and c._v2.held + code_bytes > v2.MAX_HELD):
+        raise BadInput(f"{c.count} images take {code_bytes} bytes of codes, beyond formats/aez.md §7; "
+                       "split the images into several archives")
 
 
 def write_pixels(model_digest, max_error, payload, count, *, source_form=0, names=None, psnr=None,

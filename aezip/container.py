@@ -50,8 +50,11 @@ MAX_IMAGES = 1_000_000
 MAX_SIDE = 256
 MAX_LATENT = 4096
 MAX_NAME = 4096
-MAX_CODE_BYTES = 1 << 28    # decompressed Codes section
+MAX_CODE_BYTES = 1 << 27    # decompressed Codes section (as version 2, formats/aez.md §7)
 MAX_PIXELS = 1 << 30        # count x height x width of the decoded images
+MAX_NAMES_BYTES = 1 << 26   # decompressed Names section (as version 2)
+MAX_RAW = 65_536            # images in the Raw section (as version 2)
+MAX_HELD = 3 << 26          # the file + its decompressed sections (as version 2)
 ZSTD_LEVEL = 19         # Names, Psnr and Raw sections
 # The Codes section: zstd's optimal parser (btultra) with a shallow search and matches of
 # at least 6 bytes, and one zstd block per code dimension, so that each dimension's
@@ -195,7 +198,17 @@ class _Reader:
     def section(self, what, expect_size, limit=None):
         (length,) = SECTION_LENGTH.unpack(self.take(4, f"{what} section length"))
         frame = self.take(length, f"{what} section")
-        return _unframe(frame, what, expect_size, limit)
+        data = _unframe(frame, what, expect_size, limit, self)
+        return data
+
+    held = 0
+
+    def hold(self, what, size):
+        """The file and its decoded sections together stay within MAX_HELD bytes (§B.7)."""
+        self.held += size
+        if self.held > MAX_HELD:
+            raise BadAezFile(f"{what} section: the file and its decoded sections would take "
+                             f"{self.held} bytes, limit {MAX_HELD}")
 
 
 # Compressed input fed to zstd per step while decompressing a section.  A zstd
@@ -205,13 +218,14 @@ class _Reader:
 _FEED = 256
 
 
-def _unframe(frame, what, expect_size, limit=None):
+def _unframe(frame, what, expect_size, limit=None, reader=None):
     """Decompress one zstd frame, checking its declared size before allocating.
 
-    The output grows only with what the frame really holds, and never more than a
-    few MiB past the declared size: a frame that lies about its size fails before
-    much is allocated.  The section must be exactly one frame, nothing after it.
+    The output grows only with what the frame really holds, and never past the declared
+    size: a frame that lies about its size fails before much is allocated.  The section
+    must be exactly one frame, nothing after it.
     """
+    from .container_v2 import decompress_bounded
     try:
         declared = zstandard.frame_content_size(frame)
     except zstandard.ZstdError as e:
@@ -222,26 +236,9 @@ def _unframe(frame, what, expect_size, limit=None):
         raise BadAezFile(f"{what} section declares {declared} bytes, header implies {expect_size}")
     if expect_size is None and declared > limit:
         raise BadAezFile(f"{what} section declares {declared} bytes, limit {limit}")
-    dobj = zstandard.ZstdDecompressor().decompressobj()
-    parts, got, fed = [], 0, 0
-    try:
-        while fed < len(frame) and not dobj.eof:
-            chunk = dobj.decompress(frame[fed:fed + _FEED])
-            fed += _FEED
-            got += len(chunk)
-            if got > declared:
-                raise BadAezFile(f"{what} section holds more than the {declared} bytes it declares")
-            parts.append(chunk)
-    except zstandard.ZstdError as e:
-        raise BadAezFile(f"{what} section does not decompress ({e})") from None
-    if not dobj.eof:
-        raise BadAezFile(f"{what} section's zstd frame is incomplete")
-    if dobj.unused_data or fed < len(frame):
-        raise BadAezFile(f"{what} section has bytes after its zstd frame")
-    data = b"".join(parts)
-    if len(data) != declared:
-        raise BadAezFile(f"{what} section decompressed to {len(data)} bytes, declared {declared}")
-    return data
+    if reader is not None:
+        reader.hold(what, declared)
+    return decompress_bounded(frame, what, declared)
 
 
 def _verify(data):
@@ -253,7 +250,7 @@ def _verify(data):
                                  f"(this aezip reads version {FORMAT_VERSION})")
     if len(data) < MIN_FILE:
         raise BadAezFile(f"truncated .aez file: {len(data)} bytes, the smallest is {MIN_FILE}")
-    body = data[:-TRAILER.size]
+    body = memoryview(data)[:-TRAILER.size]
     (stored,) = TRAILER.unpack(data[-TRAILER.size:])
     computed = zlib.crc32(body)
     if stored != computed:
@@ -285,7 +282,7 @@ def _parse_header(r: _Reader):
     if name_len == 0:
         raise BadAezFile("empty model name")
     try:
-        name = r.take(name_len, "model name").decode("utf-8")
+        name = bytes(r.take(name_len, "model name")).decode("utf-8")
     except UnicodeDecodeError:
         raise BadAezFile("model name is not UTF-8") from None
     quant = np.frombuffer(r.take(QUANT.size * latent, "quantization table"), "<f4").reshape(latent, 2)
@@ -321,17 +318,19 @@ def unpack(data) -> Archive:
     """Parse a whole .aez file.  Raises BadAezFile for anything malformed."""
     data = bytes(data)
     r = _Reader(_verify(data))
+    r.held = len(data)
     h = _parse_header(r)
     dtype = np.dtype("<u1") if h.sample_size == 1 else np.dtype("<u2")
     raw = r.section("codes", h.count * h.latent_dim * h.sample_size)
     codes = np.frombuffer(raw, dtype).reshape(h.latent_dim, h.count).T
     archive = Archive(h, codes, size=len(data))
     if h.flags & FLAG_NAMES:
-        archive.names = _parse_names(r.section("names", None, h.count * (2 + MAX_NAME)), h.count)
+        archive.names = _parse_names(r.section("names", None, min(h.count * (2 + MAX_NAME), MAX_NAMES_BYTES)),
+                                     h.count)
     if h.flags & FLAG_PSNR:
         archive.psnr = np.frombuffer(r.section("psnr", h.count), np.uint8)
     if h.flags & FLAG_RAW:
-        limit = 4 + h.count * (4 + h.height * h.width)
+        limit = 4 + min(h.count, MAX_RAW) * (4 + h.height * h.width)
         blob = r.section("raw", None, limit)
         if len(blob) < 4:
             raise BadAezFile("raw section shorter than its count field")
@@ -350,7 +349,8 @@ def unpack(data) -> Archive:
 
 
 def _parse_names(blob, count):
-    names, pos = [], 0
+    from .names import NameList
+    starts, ends, pos = np.empty(count, np.uint32), np.empty(count, np.uint32), 0
     for i in range(count):
         if pos + 2 > len(blob):
             raise BadAezFile(f"names section ends before name {i}")
@@ -359,10 +359,11 @@ def _parse_names(blob, count):
         if n == 0 or n > MAX_NAME or pos + n > len(blob):
             raise BadAezFile(f"name {i} has a bad length {n}")
         try:
-            names.append(blob[pos:pos + n].decode("utf-8"))
+            bytes(blob[pos:pos + n]).decode("utf-8")
         except UnicodeDecodeError:
             raise BadAezFile(f"name {i} is not UTF-8") from None
+        starts[i], ends[i] = pos, pos + n
         pos += n
     if pos != len(blob):
         raise BadAezFile(f"names section has {len(blob) - pos} bytes after the last name")
-    return names
+    return NameList(blob, starts, ends)

@@ -54,7 +54,10 @@ MAX_IMAGES = 1_000_000
 MAX_LATENT = 4096
 MAX_NAME = 1024
 MAX_NAMES_BYTES = 1 << 26    # the whole Names section, decompressed
-MAX_SECTION = 1 << 30        # any section, decompressed
+MAX_SECTION = 1 << 27        # any section, decompressed (the Codes: count x latent x sample size)
+MAX_RAW = 65_536             # exact copies in a Raw section
+MAX_RAW_BYTES = 1 << 26      # the Raw section's copies, decompressed
+MAX_HELD = 3 << 26           # the file's bytes + what its zstd sections decode to (192 MiB)
 TRAILER = struct.Struct("<I")
 _FEED = 256                  # compressed bytes fed to zstd per step (see container._unframe)
 
@@ -133,6 +136,7 @@ class ArchiveV2:
     raw_digest: bytes = None
     raw_payload: tuple = None  # (method, bytes)
     size: int = 0
+    held: int = 0              # the file's size + what its zstd sections decoded to (§7)
 
 
 def zstd_frame(data, level=19):
@@ -192,8 +196,16 @@ def pack(header: HeaderV2, body, names=None, psnr=None, verdicts=None, raw=None)
 
 
 class _Reader:
-    def __init__(self, data, pos):
-        self.data, self.pos = data, pos
+    def __init__(self, data, pos, held=0):
+        self.data, self.pos = memoryview(data), pos
+        self.held = held   # bytes the reader holds so far: the file, then each decoded section
+
+    def hold(self, what, size):
+        """§7: the file and its decoded sections together stay within MAX_HELD bytes."""
+        self.held += size
+        if self.held > MAX_HELD:
+            raise BadAezFile(f"{what} section: the file and its decoded sections would take "
+                             f"{self.held} bytes, limit {MAX_HELD}")
 
     def take(self, n, what):
         if self.pos + n > len(self.data):
@@ -218,7 +230,20 @@ class _Reader:
             if length > limit:
                 raise BadAezFile(f"{what} section holds {length} bytes, limit {limit}")
             return STORED, blob
+        declared = _declared(blob, what)
+        if declared <= limit and expect in (None, declared):   # else unframe says what is wrong
+            self.hold(what, declared)
         return ZSTD, unframe(blob, what, expect, limit)
+
+
+def _declared(frame, what):
+    try:
+        size = zstandard.get_frame_parameters(frame).content_size
+    except zstandard.ZstdError as e:
+        raise BadAezFile(f"{what} section is not a zstd frame ({e})") from None
+    if size == zstandard.CONTENTSIZE_UNKNOWN or size < 0:
+        raise BadAezFile(f"{what} section's zstd frame does not declare its size")
+    return size
 
 
 def unframe(frame, what, expect=None, limit=MAX_SECTION):
@@ -236,26 +261,36 @@ def unframe(frame, what, expect=None, limit=MAX_SECTION):
         raise BadAezFile(f"{what} section declares {declared} bytes, header implies {expect}")
     if declared > limit:
         raise BadAezFile(f"{what} section declares {declared} bytes, limit {limit}")
-    dobj = zstandard.ZstdDecompressor(max_window_size=1 << 27).decompressobj()
-    parts, got, fed = [], 0, 0
+    return decompress_bounded(frame, what, declared, 1 << 27)
+
+
+def decompress_bounded(frame, what, declared, max_window=None):
+    """The *declared* bytes one zstd frame holds, as a memoryview, decompressed a few hundred
+    input bytes at a time into one buffer of the declared size (at most a §7 limit): its
+    pages cost memory only once written, so memory follows what the frame really holds, and
+    a frame that holds more than it declares is stopped as soon as it passes the size."""
+    out = np.empty(declared, np.uint8)   # pages the frame never fills are never touched
+    got = 0
+    dobj = (zstandard.ZstdDecompressor(max_window_size=max_window) if max_window
+            else zstandard.ZstdDecompressor()).decompressobj()
+    fed, frame = 0, memoryview(frame)
     try:
         while fed < len(frame) and not dobj.eof:
             chunk = dobj.decompress(frame[fed:fed + _FEED])
             fed += _FEED
-            got += len(chunk)
-            if got > declared:
+            if got + len(chunk) > declared:
                 raise BadAezFile(f"{what} section holds more than the {declared} bytes it declares")
-            parts.append(chunk)
+            out[got:got + len(chunk)] = np.frombuffer(chunk, np.uint8)
+            got += len(chunk)
     except zstandard.ZstdError as e:
         raise BadAezFile(f"{what} section does not decompress ({e})") from None
     if not dobj.eof:
         raise BadAezFile(f"{what} section's zstd frame is incomplete")
     if dobj.unused_data or fed < len(frame):
         raise BadAezFile(f"{what} section has bytes after its zstd frame")
-    data = b"".join(parts)
-    if len(data) != declared:
-        raise BadAezFile(f"{what} section decompressed to {len(data)} bytes, declared {declared}")
-    return data
+    if got != declared:
+        raise BadAezFile(f"{what} section decompressed to {got} bytes, declared {declared}")
+    return memoryview(out)
 
 
 def _header(r: _Reader):
@@ -303,8 +338,10 @@ def parse_header(data, pos=4):
 
 def unpack(body, size) -> ArchiveV2:
     """Parse the verified body (checksum removed) of a version 2 file."""
-    r = _Reader(body, 0)
+    r = _Reader(body, 0, size)
     h = _header(r)
+    if size > MAX_HELD:
+        raise BadAezFile(f"the file is {size} bytes, limit {MAX_HELD}")
     a = ArchiveV2(h, r.section("pixels" if h.pixel_mode else "codes"), size=size)
     if h.flags & FLAG_NAMES:
         a.names = parse_names(r.section("names", None, MAX_NAMES_BYTES)[1], h.count)
@@ -314,8 +351,8 @@ def unpack(body, size) -> ArchiveV2:
         a.verdicts = np.frombuffer(r.section("verdicts", h.count)[1], np.uint8)
     if h.flags & FLAG_RAW:
         n = r.varint("raw image count", h.count)
-        if n == 0:
-            raise BadAezFile("raw section lists no images")
+        if not 1 <= n <= MAX_RAW:
+            raise BadAezFile(f"raw section lists {n} images (1 to {MAX_RAW})")
         index, at = np.empty(n, np.int64), -1
         for i in range(n):
             at += r.varint("raw image index", h.count) + 1
@@ -323,27 +360,31 @@ def unpack(body, size) -> ArchiveV2:
                 raise BadAezFile(f"raw image index {at} is not below the image count {h.count}")
             index[i] = at
         a.raw_index = index
-        a.raw_digest = r.take(8, "raw pixel model digest")
-        a.raw_payload = r.section("raw")
+        a.raw_digest = bytes(r.take(8, "raw pixel model digest"))
+        a.raw_payload = r.section("raw", n * 28 * 28 if a.raw_digest == PLAIN_PIXELS else None, MAX_RAW_BYTES)
     if r.pos != len(body):
         raise BadAezFile(f"{len(body) - r.pos} unexpected bytes after the last section")
+    a.held = r.held
     return a
 
 
 def parse_names(blob, count):
-    names, pos = [], 0
+    """The Names section's *count* names (§5.2) as a :class:`~aezip.names.NameList` over *blob*."""
+    from .names import NameList
+    starts, ends, pos = np.empty(count, np.uint32), np.empty(count, np.uint32), 0
     for i in range(count):
         n, pos = read_varint(blob, pos, f"length of name {i}", MAX_NAME)
         if n == 0 or pos + n > len(blob):
             raise BadAezFile(f"name {i} has a bad length {n}")
         try:
-            names.append(blob[pos:pos + n].decode("utf-8"))
+            bytes(blob[pos:pos + n]).decode("utf-8")
         except UnicodeDecodeError:
             raise BadAezFile(f"name {i} is not UTF-8") from None
+        starts[i], ends[i] = pos, pos + n
         pos += n
     if pos != len(blob):
         raise BadAezFile(f"names section has {len(blob) - pos} bytes after the last name")
-    return names
+    return NameList(blob, starts, ends)
 
 
 def pack_bits(values, bits, chunk=4096):
@@ -371,7 +412,7 @@ def unpack_bits(blob, count, bits, chunk=4096):
     if total % 8 and raw[-1] >> (total % 8):
         raise BadAezFile("codes section: padding bits after the last code are not zero")
     starts = np.concatenate([[0], np.cumsum(bits)[:-1]])
-    out = np.zeros((count, len(bits)), np.uint16)
+    out = np.zeros((count, len(bits)), np.uint8 if bits.max(initial=1) <= 8 else np.uint16)
     step = chunk - chunk % 8  # whole bytes per chunk: 8 images always end on a byte boundary
     for lo in range(0, count, step):
         hi = min(lo + step, count)

@@ -10,7 +10,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+
 
 from .errors import AezError, OutputExists, UnsafeName
 from .names import MAX_COMPONENT, check_name, name_key, printable
@@ -94,30 +96,93 @@ def output_names(names, suffix, renamed=None):
     file is taken by another name, gets a number (``a~2.png``, ``a~3.png``, ...).  Each
     renamed name is appended to *renamed* as (stored name, output name) so the caller can
     say so.
+
+    Returns an :class:`OutputNames`: a sequence that makes each PurePosixPath as it is
+    iterated, holding 8 bytes per name and per distinct folder (hashes of their keys), not
+    a path object each, so a million names are mapped in bounded memory (issue 14).
     """
-    keys = [name_key(n) for n in names]
-    taken = {k for k in keys if k.endswith(suffix)}
-    taken |= {k.rsplit("/", j)[0] for k in keys for j in range(1, k.count("/") + 1)}  # their folders
-    out = []
-    for n, k in zip(names, keys):
-        p = PurePosixPath(n)
-        if k.endswith(suffix):
-            out.append(p)
-            continue
-        stem = p.stem if p.suffix else p.name
-        q = p.with_name(_fit(stem, suffix))
-        number = 2
-        while name_key(str(q)) in taken:
-            q = p.with_name(_fit(stem, f"~{number}{suffix}"))
-            number += 1
-        reason = check_name(str(q))
-        if reason:  # pragma: no cover - a valid name always maps to a valid one
-            raise UnsafeName(f"archive name {printable(n)} becomes {printable(str(q))}, which {reason}")
-        taken.add(name_key(str(q)))
-        if renamed is not None and q.stem != stem:
-            renamed.append((n, str(q)))
-        out.append(q)
-    return out
+    return OutputNames(names, suffix, renamed)
+
+
+class OutputNames(Sequence):
+    """The output names of :func:`output_names`, made one at a time (see there)."""
+
+    def __init__(self, names, suffix, renamed=None):
+        import numpy as np   # not at import: `aezip --version` answers before numpy loads
+        self.names, self.suffix = names, suffix
+        parts = []
+        for lo in range(0, len(names), 65536):
+            hashes = []
+            for n in names[lo:lo + 65536]:
+                k = name_key(n)
+                if k.endswith(suffix):
+                    hashes.append(hash(k))
+                cut = k.find("/")
+                while cut > 0:          # its folders
+                    hashes.append(hash(k[:cut]))
+                    cut = k.find("/", cut + 1)
+            parts.append(np.unique(np.array(hashes, np.int64)))
+            if len(parts) > 8:
+                parts = [np.unique(np.concatenate(parts))]
+        self._taken = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        # the names each one would get without a number: when none is taken and no two are
+        # alike (the usual case), no name needs a number and none need be remembered
+        first = np.fromiter((hash(name_key(self._first_choice(PurePosixPath(n)))) for n in names
+                             if not name_key(n).endswith(suffix)), np.int64)
+        self._plain = (len(np.unique(first)) == len(first)
+                       and not np.isin(first, self._taken).any())
+        del first
+        self._count = 0
+        for _ in self._walk(renamed):   # once, to report the renamed names
+            self._count += 1
+
+    def _is_taken(self, key, added):
+        import numpy as np
+        h = hash(key)
+        at = np.searchsorted(self._taken, h)
+        return h in added or (at < len(self._taken) and self._taken[at] == h)
+
+    def _first_choice(self, p):
+        return str(p.with_name(_fit(p.stem if p.suffix else p.name, self.suffix)))
+
+    def _walk(self, renamed=None):
+        added = set()   # hashes of the keys given to names that did not end in the suffix
+        for n in self.names:
+            k = name_key(n)
+            p = PurePosixPath(n)
+            if k.endswith(self.suffix):
+                yield p
+                continue
+            stem = p.stem if p.suffix else p.name
+            q = p.with_name(_fit(stem, self.suffix))
+            number = 2
+            while not self._plain and self._is_taken(name_key(str(q)), added):
+                q = p.with_name(_fit(stem, f"~{number}{self.suffix}"))
+                number += 1
+            reason = check_name(str(q))
+            if reason:  # pragma: no cover - a valid name always maps to a valid one
+                raise UnsafeName(f"archive name {printable(n)} becomes {printable(str(q))}, which {reason}")
+            if not self._plain:
+                added.add(hash(name_key(str(q))))
+            if renamed is not None and q.stem != stem:
+                renamed.append((n, str(q)))
+            yield q
+
+    def __len__(self):
+        return self._count
+
+    def __iter__(self):
+        return self._walk()
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return list(self)[i]
+        if i < 0:
+            i += len(self)
+        for j, q in enumerate(self):
+            if j == i:
+                return q
+        raise IndexError(i)
 
 
 def _fit(stem, tail):
@@ -164,7 +229,7 @@ def write_tree(target, rels, contents, force=False):
     stage as *contents* yields it, so only one file's bytes are held at a time.
     """
     target = Path(target)
-    rels = list(rels)
+    rels = rels if isinstance(rels, Sequence) else list(rels)   # iterated more than once
     for rel in rels:
         safe_relative(str(rel))
     if target.is_symlink() and not target.exists():

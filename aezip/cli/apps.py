@@ -48,7 +48,7 @@ def _archive_rows(path, data, count):
     """`show` of an archive: its first *count* reconstructions with the PSNR stored in it."""
     arc = open_archive(path, data)
     parts = []
-    for start, stop, images in decoded_chunks(path, arc):
+    for start, stop, images in decoded_chunks(path, arc, chunk=min(count, 4096)):   # only what is drawn
         parts.append(images[:count - start])
         if stop >= count:
             break
