@@ -279,9 +279,8 @@ class AezDecompressor:
     def _iter_pixels(self, contents, chunk):
         """The pixel mode's images (formats/aez.md §5.5, §5.7)."""
         self._check_pixel_model(contents.model_digest)
-        images = lossless.decode_pixels(contents.pixel_payload, contents.count, 28, 28, contents.level)
-        for lo in range(0, contents.count, chunk):
-            yield lo, min(lo + chunk, contents.count), images[lo:lo + chunk]
+        # a few of the payload's chunks at a time: memory bounded whatever the image count
+        yield from lossless.iter_decode_pixels(contents.pixel_payload, contents.count, 28, 28, contents.level)
 
     def _raw_images(self, contents, shape):
         """The exact copies of the Raw section: plain pixels, or coded by the pixel model."""

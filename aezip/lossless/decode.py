@@ -18,7 +18,7 @@ from .layout import (
     lane_layout,
 )
 from .model import TOTAL, load_default, normalize
-from .pool import _map
+from .pool import _map, _workers
 from .rans import Decoder, RansError
 from .tables import _interior, _Outputs, _padded, _Tables
 
@@ -161,14 +161,11 @@ def _decode_chunk(job):
         raise BadLosslessPayload(f"lossless payload: LZMA chunk is damaged ({e})") from None
 
 
-def decode_pixels(payload, count, height, width, max_error=0, threads=None, model=None):
-    """Decode a payload of :func:`encode_pixels` back to uint8 (count, height, width).
-
-    Raises BadLosslessPayload (a BadAezFile) on any damage or inconsistency.
-    """
+def _chunk_jobs(payload, count, height, width, max_error, model):
+    """Check the payload's header and chunk table (§5.7.4); return (spans, one job per chunk)."""
     model = model or load_default()
     k = bins.check_max_error(max_error)
-    buf = memoryview(bytes(payload)) if not isinstance(payload, (bytes, bytearray)) else payload
+    buf = payload if isinstance(payload, (bytes, bytearray)) else memoryview(payload).cast("B")
     for name, v in (("count", count), ("height", height), ("width", width)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise ValueError(f"{name} must be a whole number >= 0, got {v!r}")
@@ -204,9 +201,29 @@ def decode_pixels(payload, count, height, width, max_error=0, threads=None, mode
     tab = _Tables(model, k)
     jobs = []
     for (a, b), (mode, length) in zip(spans, table):
-        jobs.append((tab, mode, bytes(buf[pos : pos + length]), b - a, int(height), int(width)))
+        jobs.append((tab, mode, buf[pos : pos + length], b - a, int(height), int(width)))
         pos += length
-    parts = _map(_decode_chunk, jobs, threads)
+    return spans, jobs
+
+
+def decode_pixels(payload, count, height, width, max_error=0, threads=None, model=None):
+    """Decode a payload of :func:`encode_pixels` back to uint8 (count, height, width).
+
+    Raises BadLosslessPayload (a BadAezFile) on any damage or inconsistency.
+    """
+    parts = [images for _, _, images in iter_decode_pixels(payload, count, height, width, max_error, threads, model)]
     if not parts:
         return np.zeros((0, int(height), int(width)), np.uint8)
     return np.concatenate(parts)
+
+
+def iter_decode_pixels(payload, count, height, width, max_error=0, threads=None, model=None):
+    """(start, stop, images) of the payload's chunks, in order, a few at a time (as many as there
+    are threads): memory stays bounded by a few chunks of 8,192 images, whatever the count.
+    The whole chunk table is checked before the first chunk is decoded."""
+    spans, jobs = _chunk_jobs(payload, count, height, width, max_error, model)
+    step = max(1, _workers(threads))
+    for i in range(0, len(jobs), step):
+        parts = _map(_decode_chunk, jobs[i:i + step], threads)
+        for (lo, hi), images in zip(spans[i:i + step], parts):
+            yield lo, hi, images
