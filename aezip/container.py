@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import zstandard
 
+from .container_v2 import name_list
 from .errors import BadAezFile, UnsupportedVersion
 
 __all__ = [
@@ -349,21 +350,12 @@ def unpack(data) -> Archive:
 
 
 def _parse_names(blob, count):
-    from .names import NameList
-    starts, ends, pos = np.empty(count, np.uint32), np.empty(count, np.uint32), 0
-    for i in range(count):
+    """The version 1 Names section: per name a u16 length, then UTF-8 (Appendix B.5.2)."""
+    def read_length(pos, i):
         if pos + 2 > len(blob):
             raise BadAezFile(f"names section ends before name {i}")
         (n,) = struct.unpack_from("<H", blob, pos)
-        pos += 2
-        if n == 0 or n > MAX_NAME or pos + n > len(blob):
+        if n > MAX_NAME:
             raise BadAezFile(f"name {i} has a bad length {n}")
-        try:
-            bytes(blob[pos:pos + n]).decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadAezFile(f"name {i} is not UTF-8") from None
-        starts[i], ends[i] = pos, pos + n
-        pos += n
-    if pos != len(blob):
-        raise BadAezFile(f"names section has {len(blob) - pos} bytes after the last name")
-    return NameList(blob, starts, ends)
+        return n, pos + 2
+    return name_list(blob, count, read_length)

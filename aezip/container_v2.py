@@ -15,6 +15,7 @@ import numpy as np
 import zstandard
 
 from .errors import BadAezFile
+from .names import NameList
 
 __all__ = [
     "FORMAT_VERSION", "HeaderV2", "ArchiveV2", "pack", "unpack", "parse_header",
@@ -370,10 +371,15 @@ def unpack(body, size) -> ArchiveV2:
 
 def parse_names(blob, count):
     """The Names section's *count* names (§5.2) as a :class:`~aezip.names.NameList` over *blob*."""
-    from .names import NameList
+    return name_list(blob, count, lambda pos, i: read_varint(blob, pos, f"length of name {i}", MAX_NAME))
+
+
+def name_list(blob, count, read_length):
+    """A NameList over *blob* of *count* entries, each a length (``read_length(pos, i)`` ->
+    (length, position after it); the layout's own) then that many bytes of UTF-8."""
     starts, ends, pos = np.empty(count, np.uint32), np.empty(count, np.uint32), 0
     for i in range(count):
-        n, pos = read_varint(blob, pos, f"length of name {i}", MAX_NAME)
+        n, pos = read_length(pos, i)
         if n == 0 or pos + n > len(blob):
             raise BadAezFile(f"name {i} has a bad length {n}")
         try:
