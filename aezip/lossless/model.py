@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..zoo import trained_dir
+
 __all__ = [
     "PixelModel",
     "load_default",
@@ -71,7 +73,8 @@ ARRAY_SPEC = (
 ARRAY_NAMES = tuple(n for n, _ in ARRAY_SPEC)
 INT32_MAX = (1 << 31) - 1
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent.parent / "trained" / "pixel.npz"
+# the bundled models' folder: the wheel's copy (aezip/trained) or the checkout's (trained/)
+DEFAULT_MODEL_PATH = trained_dir() / "pixel.npz"
 
 
 class PixelModel:
