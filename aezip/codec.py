@@ -22,12 +22,7 @@ from .metrics import psnr_per_image
 from .parallel import map_chunks
 from .verdict import judge
 
-__all__ = ["AezCompressor", "AezDecompressor", "Quantizer"]
-
-
-def Quantizer(offsets, steps, sample_size):
-    """A version 1 table as a :class:`~aezip.grid.Grid` (every code value of the sample size allowed)."""
-    return Grid(offsets, steps, np.full(len(offsets), 1 << (8 * sample_size)))
+__all__ = ["AezCompressor", "AezDecompressor"]
 
 
 def decode_codes(model, quantizer, codes, progress=None):
@@ -115,10 +110,6 @@ class AezCompressor:
         # the verdict's PSNR floor is measured per quality level with the ladder's model
         ladder = zoo.ladder_row(self.quality)[0] if self.quality else None
         self.judge_level = self.quality if ladder == self.model.name else None
-
-    @property
-    def quantizer(self):
-        return self.grid
 
     def encode(self, images, progress=None, verdicts=None):
         """Return (quantized codes, per-image PSNR in dB of their reconstructions) of checked images.

@@ -32,7 +32,7 @@ __all__ = ["Model", "trained_dir", "cards", "get_model", "get_codec_model", "mod
 
 # Quality level -> (model name, quantization step as a fraction of the model's
 # step unit: the step a rate-aware model was trained for, else each code
-# dimension's standard deviation; see codec.Quantizer.for_model).  1 = smallest
+# dimension's standard deviation; see grid.grid_for).  1 = smallest
 # files, 9 = best quality.  Chosen from the measured (model, step) points in
 # bench/ladder.md (scripts/ladder.py); each level's bytes/image and PSNR on the
 # MNIST test set are in its model card (``aezip models`` lists them).

@@ -53,8 +53,8 @@ def main(argv=None):
     totals = np.zeros((len(SETTINGS), 2))
     for q in sorted(zoo.LADDER):
         c = AezCompressor(q)
-        codes = c.quantizer.quantize(c.model.encode(images))
-        dtype = "<u1" if c.quantizer.sample_size == 1 else "<u2"
+        codes = c.grid.quantize(c.model.encode(images))
+        dtype = "<u1" if c.grid.sample_size == 1 else "<u2"
         rows = np.ascontiguousarray(codes.astype(dtype).T)
         cells = []
         for i, (_, setting, per_dim) in enumerate(SETTINGS):

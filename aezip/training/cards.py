@@ -27,7 +27,7 @@ __all__ = ["write_model", "measure", "render_readme", "STEP_FRACTIONS"]
 
 # Quantization steps measured for every codec model, as fractions of the step
 # unit (the trained step of a rate-aware model, else the code std): see
-# aezip.codec.Quantizer.for_model.  Fractions above 1 give the smallest files.
+# aezip.grid.grid_for.  Fractions above 1 give the smallest files.
 # A model's card also measures any other step its quality levels use (zoo.LADDER).
 STEP_FRACTIONS = [2.0, 1.75, 1.6, 1.5, 1.25, 1.1, 1.0, 3 / 4, 1 / 2, 1 / 4, 1 / 8]
 
