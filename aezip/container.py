@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import zstandard
 
-from .container_v2 import name_list
+from .container_v2 import FieldReader, decompress_bounded, name_list
 from .errors import BadAezFile, UnsupportedVersion
 
 __all__ = [
@@ -55,7 +55,6 @@ MAX_CODE_BYTES = 1 << 27    # decompressed Codes section (as version 2, formats/
 MAX_PIXELS = 1 << 30        # count x height x width of the decoded images
 MAX_NAMES_BYTES = 1 << 26   # decompressed Names section (as version 2)
 MAX_RAW = 65_536            # images in the Raw section (as version 2)
-MAX_HELD = 3 << 26          # the file + its decompressed sections (as version 2)
 ZSTD_LEVEL = 19         # Names, Psnr and Raw sections
 # The Codes section: zstd's optimal parser (btultra) with a shallow search and matches of
 # at least 6 bytes, and one zstd block per code dimension, so that each dimension's
@@ -182,34 +181,14 @@ def pack(header: Header, codes, names=None, psnr=None, raw_index=None, raw_pixel
     return body + TRAILER.pack(zlib.crc32(body))
 
 
-class _Reader:
-    """Reads fields from the verified body, turning short reads into BadAezFile."""
-
-    def __init__(self, data):
-        self.data, self.pos = data, 0
-
-    def take(self, n, what):
-        if self.pos + n > len(self.data):
-            raise BadAezFile(f"truncated .aez file: {what} needs {n} bytes at offset {self.pos}, "
-                             f"only {len(self.data) - self.pos} left")
-        chunk = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return chunk
+class _Reader(FieldReader):
+    """The version 1 reader: the shared field reader plus version 1's sections (u32 length,
+    one zstd frame)."""
 
     def section(self, what, expect_size, limit=None):
         (length,) = SECTION_LENGTH.unpack(self.take(4, f"{what} section length"))
         frame = self.take(length, f"{what} section")
-        data = _unframe(frame, what, expect_size, limit, self)
-        return data
-
-    held = 0
-
-    def hold(self, what, size):
-        """The file and its decoded sections together stay within MAX_HELD bytes (§B.7)."""
-        self.held += size
-        if self.held > MAX_HELD:
-            raise BadAezFile(f"{what} section: the file and its decoded sections would take "
-                             f"{self.held} bytes, limit {MAX_HELD}")
+        return _unframe(frame, what, expect_size, limit, self)
 
 
 # Compressed input fed to zstd per step while decompressing a section.  A zstd
@@ -226,7 +205,6 @@ def _unframe(frame, what, expect_size, limit=None, reader=None):
     size: a frame that lies about its size fails before much is allocated.  The section
     must be exactly one frame, nothing after it.
     """
-    from .container_v2 import decompress_bounded
     try:
         declared = zstandard.frame_content_size(frame)
     except zstandard.ZstdError as e:

@@ -196,8 +196,12 @@ def pack(header: HeaderV2, body, names=None, psnr=None, verdicts=None, raw=None)
     return body_bytes + TRAILER.pack(zlib.crc32(body_bytes))
 
 
-class _Reader:
-    def __init__(self, data, pos, held=0):
+class FieldReader:
+    """Reads fields from a verified file body, turning short reads into BadAezFile, and keeps
+    count of what the file and its decoded sections hold (§7).  Version 1's reader adds its
+    own sections to it."""
+
+    def __init__(self, data, pos=0, held=0):
         self.data, self.pos = memoryview(data), pos
         self.held = held   # bytes the reader holds so far: the file, then each decoded section
 
@@ -294,7 +298,7 @@ def decompress_bounded(frame, what, declared, max_window=None):
     return memoryview(out)
 
 
-def _header(r: _Reader):
+def _header(r: FieldReader):
     magic, version, flags, level_form, digest = FIXED.unpack(r.take(FIXED.size, "fixed header"))
     if flags & ~FLAGS_KNOWN:
         raise BadAezFile(f"reserved flag bits set (flags 0x{flags:02x})")
@@ -332,14 +336,14 @@ def _header(r: _Reader):
 
 def parse_header(data, pos=4):
     """The :class:`HeaderV2` of a verified file body and the offset after it."""
-    r = _Reader(data, 0)
+    r = FieldReader(data, 0)
     h = _header(r)
     return h, r.pos
 
 
 def unpack(body, size) -> ArchiveV2:
     """Parse the verified body (checksum removed) of a version 2 file."""
-    r = _Reader(body, 0, size)
+    r = FieldReader(body, 0, size)
     h = _header(r)
     if size > MAX_HELD:
         raise BadAezFile(f"the file is {size} bytes, limit {MAX_HELD}")
