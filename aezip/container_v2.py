@@ -78,22 +78,23 @@ def write_varint(value):
             return bytes(out)
 
 
-def read_varint(data, pos, what, limit=(1 << 32) - 1):
-    """(value, new position) of the minimal LEB128 varint at *pos* of at most 5 bytes."""
+def read_varint(data, pos, what, limit=(1 << 32) - 1, error=BadAezFile):
+    """(value, new position) of the minimal LEB128 varint at *pos* of at most 5 bytes; a bad
+    one raises *error* (the pixel payload passes its own BadAezFile subclass)."""
     value = shift = 0
     for i in range(5):
         if pos + i >= len(data):
-            raise BadAezFile(f"truncated .aez file: {what} ends at offset {pos + i}")
+            raise error(f"truncated .aez file: {what} ends at offset {pos + i}")
         byte = data[pos + i]
         value |= (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
             if i and byte == 0:
-                raise BadAezFile(f"{what} at offset {pos} is not a minimal varint")
+                raise error(f"{what} at offset {pos} is not a minimal varint")
             if value > limit:
-                raise BadAezFile(f"{what} {value} exceeds {limit}")
+                raise error(f"{what} {value} exceeds {limit}")
             return value, pos + i + 1
-    raise BadAezFile(f"{what} at offset {pos} is a varint longer than 5 bytes")
+    raise error(f"{what} at offset {pos} is a varint longer than 5 bytes")
 
 
 @dataclass(frozen=True)

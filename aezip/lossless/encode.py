@@ -4,8 +4,9 @@ import lzma
 
 import numpy as np
 
+from ..container_v2 import write_varint
 from . import bins
-from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, _uleb, chunk_spans, lane_layout
+from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, chunk_spans, lane_layout
 from .model import TOTAL, load_default
 from .pool import _map
 from .rans import Encoder
@@ -136,7 +137,7 @@ def _encode(images, max_error, threads, model, force_modes=None):
     head = bytearray([LAYOUT_VERSION, k])
     for mode, body, _ in coded:
         head.append(mode)
-        head += _uleb(len(body))
+        head += write_varint(len(body))
     payload = bytes(head) + b"".join(body for _, body, _ in coded)
     return payload, coded
 

@@ -21,6 +21,7 @@ time: tests that shrink them patch this module.
 
 import lzma
 
+from ..container_v2 import read_varint
 from ..errors import BadAezFile
 
 __all__ = [
@@ -67,32 +68,10 @@ def lane_layout(m):
     return -(-m // rounds), rounds
 
 
-# --- varints -------------------------------------------------------------------------------
-def _uleb(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
+# --- chunk lengths: the container's varint (formats/aez.md §3: LEB128, minimal, at most 5 bytes)
 def _read_uleb(buf, pos):
-    value = shift = 0
-    for i in range(5):
-        if pos + i >= len(buf):
-            raise BadLosslessPayload(f"lossless payload: chunk table ends inside a length at byte {pos}")
-        b = buf[pos + i]
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            if i and b == 0:
-                raise BadLosslessPayload(f"lossless payload: non-minimal length at byte {pos}")
-            return value, pos + i + 1
-    raise BadLosslessPayload(f"lossless payload: length at byte {pos} is longer than 5 bytes")
+    """(chunk length, position after it) at *pos* of the chunk table."""
+    return read_varint(buf, pos, "lossless payload: chunk length", (1 << 35) - 1, BadLosslessPayload)
 
 
 def _lzma_filters(nbytes):
