@@ -308,10 +308,11 @@ def _flags(judged, preprocessed):
 
 def codes_section(codes, grid):
     """The Codes section: bit-packed and stored, or zstd of the dimension-major bytes, the smaller."""
-    packed = v2.pack_bits(codes, grid.bits) if len(codes) * int(grid.bits.sum()) <= 8 << 20 else None
+    bits = len(codes) * int(grid.bits.sum())
     framed = container.code_frame(np.ascontiguousarray(codes.astype(grid.dtype).T))
-    if packed is None or len(framed) < len(packed):
+    if bits > 8 << 20 or len(framed) < -(-bits // 8):   # the packed size is known without packing
         return v2.write_varint(2 * len(framed) + v2.ZSTD) + framed
+    packed = v2.pack_bits(codes, grid.bits)
     return v2.write_varint(2 * len(packed) + v2.STORED) + packed
 
 
