@@ -88,52 +88,65 @@ def _decode_round_lossless(tab, dec, n):
     """One round of a lossless model chunk on lanes 0..n-1: the hot loop, kept flat.
 
     The same arithmetic as _Outputs (the generic path), with fewer numpy calls per step.
+    The image is held position-major (padded pixels x lanes) so that a position's window
+    is a few contiguous rows.
     """
     model = tab.model
     npx = model.height * model.width
-    rec = _padded(model, n)
+    rec = np.zeros((model.padded_shape[0] * model.padded_shape[1], n), np.float64)
     gather, where = model.gather, _interior(model)
     rowof = np.full(n, -1, np.intp)
-    active = slice(0, n)
+    x = dec.x[:n]  # a view: the lanes' states, updated in place
     for p in range(npx):
-        feats = rec[:, gather[p]]
-        act = feats.any(axis=1).nonzero()[0]
-        f0 = np.full(n, tab.gate0[p], np.int64)
+        feats = rec[gather[p]]  # (F, n)
+        act = feats.any(axis=0).nonzero()[0]
+        slot = x & (TOTAL - 1)
         if act.size:
-            h2 = model.hidden(feats[act], p)
+            f0 = np.full(n, tab.gate0[p], np.int64)
+            h2 = model.hidden(feats[:, act].T, p)
             f0[act] = model.gate_freq(h2)
-        slot = dec.slots(active)
-        zero = slot < f0
-        dec.advance(active, slot, np.where(zero, 0, f0), np.where(zero, f0, TOTAL - f0))
+            zero = slot < f0
+            freq = np.where(zero, f0, TOTAL - f0)
+            start = np.where(zero, 0, f0)
+        else:
+            f0 = int(tab.gate0[p])
+            zero = slot < f0
+            freq = np.where(zero, f0, TOTAL - f0)
+            start = np.where(zero, 0, f0)
+        dec.advance(None if n == dec.x.size else slice(0, n), slot, start, freq)
         nz = (~zero).nonzero()[0]
         if not nz.size:
             continue
-        rowof[act] = np.arange(act.size)
-        r = rowof[nz]
-        rowof[act] = -1
-        hit = r >= 0
-        if hit.all():
+        if act.size:
+            rowof[act] = np.arange(act.size)
+            r = rowof[nz]
+            rowof[act] = -1
+            hit = r >= 0
+            every = bool(hit.all())
+        else:
+            every, hit = False, None
+        if every:
             hv = h2[r]
             gh = normalize(model.high_weights(hv))
         else:
             gh = np.repeat(tab.high0[p][None], nz.size, axis=0)
-            if hit.any():
+            if hit is not None and hit.any():
                 hv = h2[r[hit]]
                 gh[hit] = normalize(model.high_weights(hv))
         slot = dec.slots(nz)
         high, c, f = _find(gh, slot)
         dec.advance(nz, slot, c, f)
-        if hit.all():
+        if every:
             gl = normalize(model.low_weights(hv, high))
         else:
             gl = tab.low0[p][high]
-            if hit.any():
+            if hit is not None and hit.any():
                 gl[hit] = normalize(model.low_weights(hv, high[hit]))
         slot = dec.slots(nz)
         low, c, f = _find(gl, slot)
         dec.advance(nz, slot, c, f)
-        rec[nz, where[p]] = 16 * high + low
-    return rec[:, where]
+        rec[where[p], nz] = 16 * high + low
+    return rec[where].T
 
 
 def _decode_chunk(job):

@@ -7,15 +7,14 @@ import numpy as np
 from ..container_v2 import write_varint
 from . import bins
 from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, chunk_spans, lane_layout
-from .model import TOTAL, load_default
+from .model import TOTAL, load_default, normalize
 from .pool import _map
 from .rans import Encoder
-from .tables import _interior, _Outputs, _padded, _Tables
+from .tables import _interior, _Tables
 
 __all__ = ["encode_pixels", "measure"]
 
 TRY_FALLBACK_BITS = 1.25  # the encoder tries the fallbacks when the model spends more bit/px
-BLOCK_POSITIONS = 28  # encoder: model evaluated for this many pixel positions at a time
 
 
 def _pick(g, s):
@@ -27,46 +26,63 @@ def _pick(g, s):
 
 
 def _symbol_tables(tab, images):
-    """Per pixel: gate frequency of "0", and (start, freq) of each value step where nonzero.
+    """Per pixel, position-major (H*W, n): gate frequency of "0", and (start, freq) of each
+    value step where the pixel is nonzero (uint16: every start and frequency is below 2**16).
 
     Value steps: K = 0: high nibble, then low nibble; K > 0: the bin.
     """
     model = tab.model
     n = images.shape[0]
     npx = model.height * model.width
-    sym = bins.to_bins(images.reshape(n, npx), tab.k)
-    rec = _padded(model, n)
-    rec[:, _interior(model)] = tab.centres[sym]
-    zero = sym == 0
-    gate_f = np.empty((n, npx), np.int64)
+    sym = bins.to_bins(images.reshape(n, npx), tab.k).T  # (H*W, n)
+    rec = np.zeros((model.padded_shape[0] * model.padded_shape[1], n), np.uint8)
+    rec[_interior(model)] = tab.centres[sym]
     steps = 2 if tab.k == 0 else 1
-    val_c = np.zeros((steps, n, npx), np.int64)
-    val_f = np.zeros((steps, n, npx), np.int64)
-    block = BLOCK_POSITIONS
-    for p0 in range(0, npx, block):
-        pos = np.arange(p0, min(p0 + block, npx))
-        feats = rec[:, model.gather[pos]].reshape(n * pos.size, -1)
-        out = _Outputs(tab, feats, np.tile(pos, n))
-        gate_f[:, pos] = out.gate.reshape(n, pos.size)
-        nz = np.flatnonzero(~zero[:, pos].ravel())
+    gate_f = np.empty((npx, n), np.uint16)
+    val_c = np.zeros((steps, npx, n), np.uint16)
+    val_f = np.zeros((steps, npx, n), np.uint16)
+    rowof = np.full(n, -1, np.intp)
+    for p in range(npx):
+        feats = rec[model.gather[p]]  # (F, n)
+        act = feats.any(axis=0).nonzero()[0]
+        gate_f[p] = tab.gate0[p]
+        if act.size:
+            h2 = model.hidden(feats[:, act].T.astype(np.float64), p)
+            gate_f[p, act] = model.gate_freq(h2)
+        nz = sym[p].nonzero()[0]
         if not nz.size:
             continue
-        v = sym[:, pos].ravel()[nz]
+        v = sym[p, nz]
+        hit, hv = None, None
+        if act.size:
+            rowof[act] = np.arange(act.size)
+            r = rowof[nz]
+            rowof[act] = -1
+            hit = r >= 0
+            hv = h2[r[hit]] if hit.any() else None
         if tab.k == 0:
-            picks = [_pick(out.high(nz), v >> 4), _pick(out.low(nz, v >> 4), v & 15)]
+            high, low = v >> 4, v & 15
+            g = np.repeat(tab.high0[p][None], nz.size, axis=0)
+            if hv is not None:
+                g[hit] = normalize(model.high_weights(hv))
+            picks = [_pick(g, high)]
+            g = tab.low0[p][high]
+            if hv is not None:
+                g[hit] = normalize(model.low_weights(hv, high[hit]))
+            picks.append(_pick(g, low))
         else:
-            picks = [_pick(out.bins(nz), v - 1)]
+            g = np.repeat(tab.bin0[p][None], nz.size, axis=0)
+            if hv is not None:
+                g[hit] = tab.bin_freqs(hv)
+            picks = [_pick(g, v - 1)]
         for j, (c, f) in enumerate(picks):
-            vc = np.zeros(n * pos.size, np.int64)
-            vf = np.zeros(n * pos.size, np.int64)
-            vc[nz], vf[nz] = c, f
-            val_c[j][:, pos] = vc.reshape(n, pos.size)
-            val_f[j][:, pos] = vf.reshape(n, pos.size)
-    return zero, gate_f, val_c, val_f
+            val_c[j, p, nz] = c
+            val_f[j, p, nz] = f
+    return sym == 0, gate_f, val_c, val_f
 
 
 def _ideal_bits(zero, gate_f, val_f):
-    gf = np.where(zero, gate_f, TOTAL - gate_f)
+    gf = np.where(zero, gate_f, TOTAL - gate_f.astype(np.int64))
     bits = np.log2(TOTAL / gf).sum()
     for vf in val_f:
         bits += np.log2(TOTAL / vf[~zero]).sum()
@@ -88,14 +104,14 @@ def _model_body(tab, images):
         zero, gate_f, val_c, val_f = _symbol_tables(tab, images[first:stop])
         ideal += _ideal_bits(zero, gate_f, val_f)
         gate_c = np.where(zero, 0, gate_f)
-        gate_fs = np.where(zero, gate_f, TOTAL - gate_f)
+        gate_fs = np.where(zero, gate_f, TOTAL - gate_f.astype(np.int64))
         active = slice(0, stop - first)
-        for p in range(zero.shape[1] - 1, -1, -1):
-            nz = np.flatnonzero(~zero[:, p])
+        for p in range(zero.shape[0] - 1, -1, -1):
+            nz = (~zero[p]).nonzero()[0]
             if nz.size:
                 for j in range(val_c.shape[0] - 1, -1, -1):
-                    enc.put(nz, val_c[j][nz, p], val_f[j][nz, p])
-            enc.put(active, gate_c[:, p], gate_fs[:, p])
+                    enc.put(nz, val_c[j, p, nz], val_f[j, p, nz])
+            enc.put(active, gate_c[p], gate_fs[p])
     states, words = enc.finish()
     body = states.astype("<u4").tobytes() + words.astype("<u2").tobytes()
     return body, ideal

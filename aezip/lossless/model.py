@@ -96,16 +96,23 @@ class PixelModel:
         A = self.arrays
         self.height, self.width = int(A["shape"][0]), int(A["shape"][1])
         self.window = A["window"]
-        self.w1 = A["w1"].astype(np.float64)
-        self.p1 = A["p1"].astype(np.float64)
-        self.w2 = A["w2"].astype(np.float64)
-        self.b2 = A["b2"].astype(np.float64)
-        self.wg = A["wg"].astype(np.float64)
-        self.bg = float(A["bg"][0])
-        self.wc = A["wc"].astype(np.float64)
-        self.bc = A["bc"].astype(np.float64)
-        self.wf = A["wf"].astype(np.float64)
-        self.bf = A["bf"].astype(np.float64)
+        # Powers of two fold into the weights exactly, so that every floor(a / 2**s) of
+        # formats/aez.md §5.7 becomes one floor of a product with pre-scaled weights: the
+        # products are integers times 2**-s and every sum stays far below 2**53 x 2**-s,
+        # so the values (and the integers after the floor) are the same in any order.
+        s1 = 1.0 / (1 << WF)
+        self.w1 = A["w1"].astype(np.float64) * s1
+        self.p1 = A["p1"].astype(np.float64) * s1
+        self.w2 = A["w2"].astype(np.float64) * s1
+        self.b2 = A["b2"].astype(np.float64) * s1
+        sg = 1.0 / (1 << (HF + WF - GATE_STEP_BITS))
+        self.wg = A["wg"].astype(np.float64) * sg
+        self.bg = float(A["bg"][0]) * sg + GATE_OFFSET
+        se = 1.0 / (1 << (HF + WF - EXP_STEP_BITS))
+        self.wc = A["wc"].astype(np.float64) * se
+        self.bc = A["bc"].astype(np.float64) * se
+        self.wf = A["wf"].astype(np.float64) * se
+        self.bf = A["bf"].astype(np.float64) * se
         self.wf3 = np.ascontiguousarray(self.wf.reshape(-1, 16, 16).transpose(1, 0, 2))  # (high, h2, low)
         self.bf2 = self.bf.reshape(16, 16)
         self.sig = A["sig"]
@@ -192,29 +199,24 @@ class PixelModel:
         """
         a1 = feats @ self.w1
         a1 += self.p1[pos]
-        h1 = _floor_clip(a1, 1.0 / (1 << WF), HMAX)
+        h1 = _clip_floor(a1, HMAX)
         a2 = h1 @ self.w2
         a2 += self.b2
-        return _floor_clip(a2, 1.0 / (1 << WF), HMAX)
+        return _clip_floor(a2, HMAX)
 
     def gate_freq(self, h2):
         """Frequency (out of 2**16) of "the pixel is 0" for each row of h2: int64 (n,)."""
         zg = h2 @ self.wg
-        zg += self.bg
-        zg *= 1.0 / (1 << (HF + WF - GATE_STEP_BITS))
-        np.floor(zg, out=zg)
-        zg += GATE_OFFSET
-        np.maximum(zg, 0, out=zg)
-        np.minimum(zg, GATE_LEN - 1, out=zg)
-        return self.sig[zg.astype(np.intp)]
+        zg += self.bg  # the bias carries GATE_OFFSET
+        np.clip(zg, 0, GATE_LEN - 1, out=zg)  # clip then floor = floor then clip (integer bounds)
+        return self.sig[zg.astype(np.intp)]  # truncation of a value >= 0 is its floor
 
     def _exp_weights(self, z):
-        """Integer weights EXP[min(floor((max_j z_j - z_i) / 2**13), E - 1)] along the last axis."""
+        """Integer weights EXP[min(floor((max_j z_j - z_i) / 2**13), E - 1)] along the last axis
+        (*z* already carries the 2**-13)."""
         k = z.max(axis=-1, keepdims=True) - z
-        k *= 1.0 / (1 << (HF + WF - EXP_STEP_BITS))
-        np.floor(k, out=k)
         np.minimum(k, self.exp.size - 1, out=k)
-        return self.exp[k.astype(np.intp)]
+        return self.exp[k.astype(np.intp)]  # k >= 0: truncation is the floor
 
     def high_weights(self, h2):
         """Unnormalized integer weights (n, 16) of the high nibble."""
@@ -225,16 +227,23 @@ class PixelModel:
     def low_weights(self, h2, high):
         """Unnormalized integer weights (n, 16) of the low nibble, given each row's high nibble."""
         high = np.asarray(high, np.intp)
+        present = np.bincount(high, minlength=16)
+        if present.max() == high.size:  # one high nibble for every row: one product
+            zf = h2 @ self.wf3[high[0]]
+            zf += self.bf2[high[0]]
+            return self._exp_weights(zf)
         order = np.argsort(high, kind="stable")
-        bounds = np.searchsorted(high[order], np.arange(17))
+        hs = h2[order]
         zf = np.empty((high.size, 16))
-        for c in range(16):
-            a, b = bounds[c], bounds[c + 1]
-            if b > a:
-                rows = order[a:b]
-                zf[rows] = h2[rows] @ self.wf3[c]
-        zf += self.bf2[high]
-        return self._exp_weights(zf)
+        a = 0
+        for c in np.flatnonzero(present).tolist():
+            b = a + int(present[c])
+            np.matmul(hs[a:b], self.wf3[c], out=zf[a:b])
+            a = b
+        zf += self.bf2[high[order]]
+        out = np.empty((high.size, 16), self.exp.dtype)
+        out[order] = self._exp_weights(zf)
+        return out
 
     def all_low_weights(self, h2):
         """Unnormalized integer weights (n, 16, 16) of the low nibble for every high nibble."""
@@ -243,12 +252,10 @@ class PixelModel:
         return self._exp_weights(zf.reshape(-1, 16, 16))
 
 
-def _floor_clip(a, scale, top):
-    """clip(floor(a * scale), 0, top) in place (scale a power of two: exact)."""
-    a *= scale
+def _clip_floor(a, top):
+    """floor(clip(a, 0, top)) in place: the same integers as clip(floor(a), 0, top)."""
+    np.clip(a, 0, top, out=a)
     np.floor(a, out=a)
-    np.maximum(a, 0, out=a)
-    np.minimum(a, top, out=a)
     return a
 
 

@@ -29,6 +29,7 @@ WORD_MASK = np.uint64((1 << WORD_BITS) - 1)
 PREC_MASK = np.uint64((1 << PREC) - 1)
 SHIFT = np.uint64(WORD_BITS)
 PSHIFT = np.uint64(PREC)
+TOTAL = 1 << PREC
 
 
 class RansError(ValueError):
@@ -64,31 +65,34 @@ class Encoder:
 
 
 class Decoder:
+    """The decoder's lanes: states as int64 (below 2**48 at every step, so no overflow)."""
+
     def __init__(self, states, words):
-        self.x = np.asarray(states, np.uint64).copy()
+        self.x = np.asarray(states, np.int64).copy()
         if self.x.size and self.x.min() < LOW:
             raise RansError(f"initial rANS state {int(self.x.min())} below {LOW}")
-        self.words = np.asarray(words, np.uint64)
+        self.words = np.asarray(words, np.int64)
         self.pos = 0
 
     def slots(self, lanes=None):
         x = self.x if lanes is None else self.x[lanes]
-        return (x & PREC_MASK).astype(np.int64)
+        return x & (TOTAL - 1)
 
     def advance(self, lanes, slot, start, freq):
         """After the caller found each lane's symbol (start, freq) from *slot*: update and renormalize."""
         x = self.x if lanes is None else self.x[lanes]
-        x = np.asarray(freq, np.uint64) * (x >> PSHIFT) + np.asarray(slot - start, np.uint64)
+        x >>= PREC
+        x *= freq
+        x += slot
+        x -= start
         need = x < LOW
         k = int(np.count_nonzero(need))
         if k:
             if self.pos + k > self.words.size:
                 raise RansError(f"rANS word stream ends early: need {self.pos + k} words, have {self.words.size}")
-            x[need] = (x[need] << SHIFT) | self.words[self.pos : self.pos + k]
+            x[need] = (x[need] << WORD_BITS) | self.words[self.pos : self.pos + k]
             self.pos += k
-        if lanes is None:
-            self.x = x
-        else:
+        if lanes is not None:
             self.x[lanes] = x
 
     def check_end(self):
