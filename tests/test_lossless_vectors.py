@@ -58,10 +58,10 @@ def test_spec_decoder_follows_chunks_lanes_and_rounds(monkeypatch, k):
     from helpers import sample_digits
 
     monkeypatch.setattr(layout, "CHUNK", 3)
-    monkeypatch.setattr(layout, "LANES", 2)
+    monkeypatch.setitem(layout.LAYOUTS, 1, (2, 1))
     x = sample_digits()[10:19]
     payload = lossless.encode_pixels(x, max_error=k)
-    assert len(layout.chunk_spans(9)) == 4 and layout.lane_layout(3) == (2, 2)
+    assert len(layout.chunk_spans(9)) == 4 and layout.round_layout(3) == (2, 2, 2)
     want = lossless.decode_pixels(payload, 9, 28, 28, max_error=k)
     got = spec.decode(payload, 9, 28, 28, k, load_default().arrays, max_chunk=3, max_lanes=2)
     assert np.array_equal(got, want)

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import bins
 from .layout import (
-    LAYOUT_VERSION,
+    LAYOUTS,
     MODE_LZMA,
     MODE_MODEL,
     MODE_STORED,
@@ -15,12 +15,13 @@ from .layout import (
     _read_uleb,
     chunk_count,
     chunk_spans,
-    lane_layout,
+    groups_of,
+    round_layout,
 )
 from .model import TOTAL, load_default, normalize
 from .pool import _map, _workers
 from .rans import Decoder, RansError
-from .tables import _interior, _Outputs, _padded, _Tables
+from .tables import _interior, _Tables
 
 __all__ = ["decode_pixels"]
 
@@ -34,9 +35,9 @@ def _find(g, slot):
     return s, cum[r, s] - f, f
 
 
-def _decode_model_chunk(tab, body, m):
+def _decode_model_chunk(tab, body, m, version):
     model = tab.model
-    lanes, rounds = lane_layout(m)
+    rounds, per_round, lanes = round_layout(m, version)
     if len(body) < 4 * lanes or (len(body) - 4 * lanes) % 2:
         raise BadLosslessPayload(
             f"lossless payload: model chunk of {m} images on {lanes} lanes has {len(body)} bytes, "
@@ -45,115 +46,92 @@ def _decode_model_chunk(tab, body, m):
     states = np.frombuffer(body, "<u4", lanes)
     words = np.frombuffer(body, "<u2", (len(body) - 4 * lanes) // 2, 4 * lanes)
     dec = Decoder(states, words)
-    npx = model.height * model.width
-    where = _interior(model)
-    centres = tab.centres.astype(np.float64)
-    out_pixels = np.empty((m, npx), np.uint8)
+    out_pixels = np.empty((m, model.height * model.width), np.uint8)
     for r in range(rounds):
-        first, stop = r * lanes, min((r + 1) * lanes, m)
-        n = stop - first
-        if tab.k == 0:
-            out_pixels[first:stop] = _decode_round_lossless(tab, dec, n)
-            continue
-        active = slice(0, n)
-        rec = _padded(model, n)
-        for p in range(npx):
-            out = _Outputs(tab, rec[:, model.gather[p]], p)
-            f0 = out.gate
-            slot = dec.slots(active)
-            zero = slot < f0
-            dec.advance(active, slot, np.where(zero, 0, f0), np.where(zero, f0, TOTAL - f0))
-            nz = np.flatnonzero(~zero)
-            if not nz.size:
-                continue
-            if tab.k == 0:
-                slot = dec.slots(nz)
-                high, c, f = _find(out.high(nz), slot)
-                dec.advance(nz, slot, c, f)
-                slot = dec.slots(nz)
-                low, c, f = _find(out.low(nz, high), slot)
-                dec.advance(nz, slot, c, f)
-                rec[nz, where[p]] = 16 * high + low
-            else:
-                slot = dec.slots(nz)
-                s, c, f = _find(out.bins(nz), slot)
-                dec.advance(nz, slot, c, f)
-                rec[nz, where[p]] = centres[s + 1]
-        out_pixels[first:stop] = rec[:, where]
+        first, stop = r * per_round, min((r + 1) * per_round, m)
+        out_pixels[first:stop] = _decode_round(tab, dec, stop - first, lanes)
     dec.check_end()
     return out_pixels
 
 
-def _decode_round_lossless(tab, dec, n):
-    """One round of a lossless model chunk on lanes 0..n-1: the hot loop, kept flat.
+def _decode_round(tab, dec, n, lanes):
+    """One round of n images of a model chunk: the hot loop, kept flat.
 
-    The same arithmetic as _Outputs (the generic path), with fewer numpy calls per step.
-    The image is held position-major (padded pixels x lanes) so that a position's window
-    is a few contiguous rows.
+    The image is held position-major (padded pixels x images) so that a position's window
+    is a few contiguous rows.  The model runs once per position over the whole round; the
+    coder then decodes each step group by group (group g: the round's images
+    g * lanes .. on lanes 0 ..).
     """
     model = tab.model
     npx = model.height * model.width
     rec = np.zeros((model.padded_shape[0] * model.padded_shape[1], n), np.float64)
     gather, where = model.gather, _interior(model)
+    groups = groups_of(n, lanes)
+    starts = [a for a, _ in groups]
     rowof = np.full(n, -1, np.intp)
-    x = dec.x[:n]  # a view: the lanes' states, updated in place
+    zero = np.empty(n, bool)
+    centres = tab.centres.astype(np.float64)
     for p in range(npx):
         feats = rec[gather[p]]  # (F, n)
         act = feats.any(axis=0).nonzero()[0]
-        slot = x & (TOTAL - 1)
+        f0 = np.full(n, tab.gate0[p], np.int64)
         if act.size:
-            f0 = np.full(n, tab.gate0[p], np.int64)
             h2 = model.hidden(feats[:, act].T, p)
             f0[act] = model.gate_freq(h2)
-            zero = slot < f0
-            freq = np.where(zero, f0, TOTAL - f0)
-            start = np.where(zero, 0, f0)
-        else:
-            f0 = int(tab.gate0[p])
-            zero = slot < f0
-            freq = np.where(zero, f0, TOTAL - f0)
-            start = np.where(zero, 0, f0)
-        dec.advance(None if n == dec.x.size else slice(0, n), slot, start, freq)
+        for a, b in groups:  # step 1: the gate, on every image
+            x = dec.x[: b - a]
+            slot = x & (TOTAL - 1)
+            fa = f0[a:b]
+            z = slot < fa
+            zero[a:b] = z
+            dec.advance(slice(0, b - a), slot, np.where(z, 0, fa), np.where(z, fa, TOTAL - fa))
         nz = (~zero).nonzero()[0]
         if not nz.size:
             continue
+        hit = hv = None
         if act.size:
             rowof[act] = np.arange(act.size)
             r = rowof[nz]
             rowof[act] = -1
             hit = r >= 0
-            every = bool(hit.all())
+            hv = h2[r[hit]] if hit.any() else None
+        cut = np.searchsorted(nz, starts).tolist() + [nz.size]
+        if tab.k == 0:
+            g = np.repeat(tab.high0[p][None], nz.size, axis=0)
+            if hv is not None:
+                g[hit] = normalize(model.high_weights(hv))
+            high = _decode_step(dec, g, nz, starts, cut)
+            g = tab.low0[p][high]
+            if hv is not None:
+                g[hit] = normalize(model.low_weights(hv, high[hit]))
+            low = _decode_step(dec, g, nz, starts, cut)
+            rec[where[p], nz] = 16 * high + low
         else:
-            every, hit = False, None
-        if every:
-            hv = h2[r]
-            gh = normalize(model.high_weights(hv))
-        else:
-            gh = np.repeat(tab.high0[p][None], nz.size, axis=0)
-            if hit is not None and hit.any():
-                hv = h2[r[hit]]
-                gh[hit] = normalize(model.high_weights(hv))
-        slot = dec.slots(nz)
-        high, c, f = _find(gh, slot)
-        dec.advance(nz, slot, c, f)
-        if every:
-            gl = normalize(model.low_weights(hv, high))
-        else:
-            gl = tab.low0[p][high]
-            if hit is not None and hit.any():
-                gl[hit] = normalize(model.low_weights(hv, high[hit]))
-        slot = dec.slots(nz)
-        low, c, f = _find(gl, slot)
-        dec.advance(nz, slot, c, f)
-        rec[where[p], nz] = 16 * high + low
+            g = np.repeat(tab.bin0[p][None], nz.size, axis=0)
+            if hv is not None:
+                g[hit] = tab.bin_freqs(hv)
+            rec[where[p], nz] = centres[_decode_step(dec, g, nz, starts, cut) + 1]
     return rec[where].T
 
 
+def _decode_step(dec, g, nz, starts, cut):
+    """Decode one symbol for each image in *nz* (sorted) from frequency rows *g*, group by group."""
+    out = np.empty(nz.size, np.intp)
+    for a, i0, i1 in zip(starts, cut, cut[1:]):
+        if i1 > i0:
+            lanes = nz[i0:i1] - a
+            slot = dec.slots(lanes)
+            s, c, f = _find(g[i0:i1], slot)
+            dec.advance(lanes, slot, c, f)
+            out[i0:i1] = s
+    return out
+
+
 def _decode_chunk(job):
-    tab, mode, body, n, h, w = job
+    tab, mode, body, n, h, w, version = job
     try:
         if mode == MODE_MODEL:
-            return _decode_model_chunk(tab, body, n).reshape(n, h, w)
+            return _decode_model_chunk(tab, body, n, version).reshape(n, h, w)
         size = n * h * w
         if mode == MODE_STORED:
             if len(body) != size:
@@ -184,8 +162,11 @@ def _chunk_jobs(payload, count, height, width, max_error, model):
             raise ValueError(f"{name} must be a whole number >= 0, got {v!r}")
     if len(buf) < 2:
         raise BadLosslessPayload(f"lossless payload: {len(buf)} bytes, shorter than its 2-byte header")
-    if buf[0] != LAYOUT_VERSION:
-        raise BadLosslessPayload(f"lossless payload: layout version {buf[0]}, this aezip reads {LAYOUT_VERSION}")
+    if buf[0] not in LAYOUTS:
+        raise BadLosslessPayload(
+            f"lossless payload: layout version {buf[0]}, this aezip reads {', '.join(map(str, LAYOUTS))}"
+        )
+    version = int(buf[0])
     if buf[1] != k:
         raise BadLosslessPayload(f"lossless payload: coded with max_error {buf[1]}, the header says {k}")
     if chunk_count(int(count)) * 2 > len(buf) - 2:
@@ -214,7 +195,7 @@ def _chunk_jobs(payload, count, height, width, max_error, model):
     tab = _Tables(model, k)
     jobs = []
     for (a, b), (mode, length) in zip(spans, table):
-        jobs.append((tab, mode, buf[pos : pos + length], b - a, int(height), int(width)))
+        jobs.append((tab, mode, buf[pos : pos + length], b - a, int(height), int(width), version))
         pos += length
     return spans, jobs
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..container_v2 import write_varint
 from . import bins
-from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, chunk_spans, lane_layout
+from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, chunk_spans, groups_of, round_layout
 from .model import TOTAL, load_default, normalize
 from .pool import _map
 from .rans import Encoder
@@ -89,29 +89,39 @@ def _ideal_bits(zero, gate_f, val_f):
     return float(bits)
 
 
-def _model_body(tab, images):
+def _model_body(tab, images, version=LAYOUT_VERSION):
     """Body of a model chunk and the model's ideal code length of it in bits.
 
     Rounds are encoded last first (rANS runs backwards); the model's tables are computed
-    one round at a time, so memory is bounded by LANES images whatever the chunk size.
+    one round at a time, so memory is bounded by a round's images whatever the chunk size.
+    Within a position the decoder runs: the gates group by group, then the first value
+    step group by group, then the second; the encoder runs exactly the reverse.
     """
     m = images.shape[0]
-    lanes, rounds = lane_layout(m)
+    rounds, per_round, lanes = round_layout(m, version)
     enc = Encoder(lanes)
     ideal = 0.0
     for r in range(rounds - 1, -1, -1):
-        first, stop = r * lanes, min((r + 1) * lanes, m)
+        first, stop = r * per_round, min((r + 1) * per_round, m)
         zero, gate_f, val_c, val_f = _symbol_tables(tab, images[first:stop])
         ideal += _ideal_bits(zero, gate_f, val_f)
         gate_c = np.where(zero, 0, gate_f)
         gate_fs = np.where(zero, gate_f, TOTAL - gate_f.astype(np.int64))
-        active = slice(0, stop - first)
+        groups = groups_of(stop - first, lanes)[::-1]
+        starts = [a for a, _ in groups]
         for p in range(zero.shape[0] - 1, -1, -1):
             nz = (~zero[p]).nonzero()[0]
             if nz.size:
+                cut = np.searchsorted(nz, starts)  # nz[cut[g]:] lie in groups[g] and later
                 for j in range(val_c.shape[0] - 1, -1, -1):
-                    enc.put(nz, val_c[j, p, nz], val_f[j, p, nz])
-            enc.put(active, gate_c[p], gate_fs[p])
+                    end = nz.size
+                    for (a, _), c in zip(groups, cut):
+                        if end > c:
+                            sel = nz[c:end]
+                            enc.put(sel - a, val_c[j, p, sel], val_f[j, p, sel])
+                        end = c
+            for a, b in groups:
+                enc.put(slice(0, b - a), gate_c[p, a:b], gate_fs[p, a:b])
     states, words = enc.finish()
     body = states.astype("<u4").tobytes() + words.astype("<u2").tobytes()
     return body, ideal

@@ -12,10 +12,12 @@ images [floor(i * count / n), floor((i + 1) * count / n)).  A function of the co
 so the bytes never depend on the thread count.
 
 Modes: 0 = pixel model + rANS (body: u32 state per lane, then u16 words; a chunk of m
-images runs on ceil(m / rounds) lanes in rounds = ceil(m / LANES) rounds),
+images is coded in rounds = ceil(m / ROUND) rounds of at most ceil(m / rounds) images,
+a round's images split into at most GROUPS groups of `lanes` consecutive images each, one
+image per lane in a group: see :func:`round_layout`),
 1 = raw LZMA2 stream of the chunk's decoded pixels, 2 = the decoded pixels stored.
 
-The encoder (encode.py) and the decoder (decode.py) read CHUNK and LANES here, at call
+The encoder (encode.py) and the decoder (decode.py) read CHUNK and LAYOUTS here, at call
 time: tests that shrink them patch this module.
 """
 
@@ -27,19 +29,23 @@ from ..errors import BadAezFile
 __all__ = [
     "LAYOUT_VERSION",
     "CHUNK",
-    "LANES",
+    "LAYOUTS",
     "MODE_MODEL",
     "MODE_LZMA",
     "MODE_STORED",
     "BadLosslessPayload",
     "chunk_count",
     "chunk_spans",
-    "lane_layout",
+    "round_layout",
 ]
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 1  # what the encoder writes
 CHUNK = 8192  # most images per chunk
-LANES = 1024  # most rANS lanes per chunk; a lane codes several images one after another
+# layout version -> (ROUND: most images per round, GROUPS: most images per lane per round).
+# Version 1 puts one image per lane (GROUPS 1).  The code reads GROUPS > 1 (a round's
+# images on fewer lanes, group after group within a position: fewer 4-byte final states)
+# so that a later layout can use it; formats/aez.md specifies version 1 only.
+LAYOUTS = {1: (1024, 1)}
 MODE_MODEL, MODE_LZMA, MODE_STORED = 0, 1, 2
 
 
@@ -59,13 +65,25 @@ def chunk_spans(count):
     return [(i * count // n, (i + 1) * count // n) for i in range(n)]
 
 
-def lane_layout(m):
-    """(lanes, rounds) of a model chunk of m images: image j is coded on lane j mod lanes
-    in round j // lanes; rounds = ceil(m / LANES), lanes = ceil(m / rounds)."""
+def round_layout(m, version=LAYOUT_VERSION):
+    """(rounds, per_round, lanes) of a model chunk of m images in layout *version*.
+
+    rounds = ceil(m / ROUND); round r holds images [r * per_round, min((r + 1) * per_round, m))
+    with per_round = ceil(m / rounds); in a round, image i (from 0) is in group i // lanes on
+    lane i mod lanes, lanes = ceil(per_round / GROUPS).  Every lane's state carries over
+    from group to group and round to round.
+    """
+    round_size, groups = LAYOUTS[version]
     if m == 0:
-        return 0, 0
-    rounds = -(-m // LANES)
-    return -(-m // rounds), rounds
+        return 0, 0, 0
+    rounds = -(-m // round_size)
+    per_round = -(-m // rounds)
+    return rounds, per_round, -(-per_round // groups)
+
+
+def groups_of(n, lanes):
+    """(start, stop) of the groups of a round of n images on *lanes* lanes."""
+    return [(a, min(a + lanes, n)) for a in range(0, n, lanes)]
 
 
 # --- chunk lengths: the container's varint (formats/aez.md §3: LEB128, minimal, at most 5 bytes)
