@@ -262,21 +262,25 @@ class AezDecompressor:
             yield lo, hi, images
 
     @staticmethod
-    def _check_pixel_model(digest):
-        if digest != lossless.model_digest():
+    def _pixel_model(digest):
+        """The installed pixel model an archive names (the current one or an older bundled one)."""
+        model = lossless.model_for_digest(digest)
+        if model is None:
             raise UnknownModel(f"archive needs the pixel model with digest {digest.hex()}, which is not installed "
                                f"(installed: {lossless.model_name()}@{lossless.model_digest().hex()})")
+        return model
 
     def _iter_pixels(self, contents, chunk):
         """The pixel mode's images (formats/aez.md §5.5, §5.7)."""
-        self._check_pixel_model(contents.model_digest)
+        model = self._pixel_model(contents.model_digest)
         # a few of the payload's chunks at a time: memory bounded whatever the image count
-        yield from lossless.iter_decode_pixels(contents.pixel_payload, contents.count, 28, 28, contents.level)
+        yield from lossless.iter_decode_pixels(contents.pixel_payload, contents.count, 28, 28, contents.level,
+                                               model=model)
 
     def _raw_images(self, contents, shape):
         """The exact copies of the Raw section: plain pixels, or coded by the pixel model."""
         digest, blob = contents.raw_payload()
         if digest is None:
             return contents.raw_images(shape)
-        self._check_pixel_model(digest)
-        return lossless.decode_pixels(blob, len(contents.raw_index), shape[0], shape[1], 0)
+        model = self._pixel_model(digest)
+        return lossless.decode_pixels(blob, len(contents.raw_index), shape[0], shape[1], 0, model=model)

@@ -31,6 +31,7 @@ from ..zoo import trained_dir
 __all__ = [
     "PixelModel",
     "load_default",
+    "model_for_digest",
     "DEFAULT_MODEL_PATH",
     "PREC",
     "TOTAL",
@@ -282,8 +283,27 @@ _default = None
 
 
 def load_default():
-    """The bundled pixel model (trained/pixel.npz), loaded once."""
+    """The bundled pixel model (trained/pixel.npz), loaded once: what the encoder uses."""
     global _default
     if _default is None:
         _default = PixelModel.load(DEFAULT_MODEL_PATH)
     return _default
+
+
+_by_digest = {}
+
+
+def model_for_digest(digest):
+    """The installed pixel model with this 8-byte digest (trained/pixel*.npz: the default and
+    the ones older archives name), or None.  Each file is loaded at most once."""
+    digest = bytes(digest)
+    if digest == load_default().digest:
+        return load_default()
+    if digest not in _by_digest:
+        for path in sorted(DEFAULT_MODEL_PATH.parent.glob("pixel*.npz")):
+            if path != DEFAULT_MODEL_PATH and path not in _by_digest.values():
+                m = PixelModel.load(path)
+                _by_digest.setdefault(m.digest, m)
+                if m.digest == digest:
+                    break
+    return _by_digest.get(digest)
