@@ -193,7 +193,7 @@ def main(argv=None):
     if a.limit:
         sets = [(n, x[: a.limit]) for n, x in sets]
 
-    lossless = [lossless_table(name, x, a.subset) for name, x in sets]
+    lossless_rows = [lossless_table(name, x, a.subset) for name, x in sets]
     print("lossless done", round(time.time() - t_start), "s", flush=True)
 
     x = sets[0][1]
@@ -234,7 +234,7 @@ def main(argv=None):
         "model": lossless.model_name(),
         "model_digest": lossless.model_digest().hex(),
         "container_bytes_counted": CONTAINER_BYTES,
-        "lossless": lossless,
+        "lossless": lossless_rows,
         "near_lossless": near,
         "webp_lossy_sweep": webp,
         "speed": speed,
