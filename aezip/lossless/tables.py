@@ -1,4 +1,4 @@
-"""The pixel model as the coder sees it: per-K code tables, batched model outputs, padded images."""
+"""The pixel model as the coder sees it: per-K code tables and the image layout."""
 
 import numpy as np
 
@@ -47,53 +47,6 @@ class _Tables:
         low = normalize(self.model.all_low_weights(h2))
         w = (high[:, :, None] * low).reshape(-1, 256)[:, 1:]
         return normalize((w.astype(np.float64) @ self.binmat).astype(np.int64))
-
-
-class _Outputs:
-    """Model outputs for one batch of pixels: gate for all, value tables on demand."""
-
-    def __init__(self, tab, feats, pos):
-        self.tab = tab
-        self.n = feats.shape[0]
-        self.pos = pos if np.ndim(pos) else np.full(self.n, pos)
-        self.act = np.flatnonzero(feats.any(axis=1))
-        self.gate = tab.gate0[self.pos]
-        self.h2 = None
-        if self.act.size:
-            self.h2 = tab.model.hidden(feats[self.act], self.pos[self.act] if np.ndim(pos) else pos)
-            self.gate[self.act] = tab.model.gate_freq(self.h2)
-
-    def _split(self, rows):
-        """For pixel *rows*: boolean 'active' and the index of each active row in h2."""
-        if self.h2 is None:
-            return np.zeros(rows.size, bool), None
-        where = np.minimum(np.searchsorted(self.act, rows), self.act.size - 1)
-        return self.act[where] == rows, where
-
-    def high(self, rows):
-        out = self.tab.high0[self.pos[rows]]
-        hit, where = self._split(rows)
-        if hit.any():
-            out[hit] = normalize(self.tab.model.high_weights(self.h2[where[hit]]))
-        return out
-
-    def low(self, rows, high):
-        out = self.tab.low0[self.pos[rows], high]
-        hit, where = self._split(rows)
-        if hit.any():
-            out[hit] = normalize(self.tab.model.low_weights(self.h2[where[hit]], high[hit]))
-        return out
-
-    def bins(self, rows):
-        out = self.tab.bin0[self.pos[rows]]
-        hit, where = self._split(rows)
-        if hit.any():
-            out[hit] = self.tab.bin_freqs(self.h2[where[hit]])
-        return out
-
-
-def _padded(model, n):
-    return np.zeros((n, model.padded_shape[0] * model.padded_shape[1]), np.float64)
 
 
 def _interior(model):
