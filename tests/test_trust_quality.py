@@ -108,7 +108,10 @@ def test_cli_warns_about_non_digits_by_name(tmp_path, digits, capsys):
     err = capsys.readouterr().err
     assert "reconstruct below" not in err and "of 26 image(s) below 12 dB stored losslessly" in err
     # what is left to warn about is the digit check's: only non-digits kept lossy, never a digit
-    assert rc == (2 if "do not look like digits" in err else 0) and "digit0" not in err.split("warning:", 1)[-1].split("(see")[0]
+    warned = "do not look like digits" in err
+    assert rc == (2 if warned else 0)
+    if warned:   # the warning names no digit (the archive's path, in a tmp folder named after this test, may)
+        assert "digit0" not in err.split("warning:", 1)[-1].split("(see")[0]
 
 
 def test_digits_alone_warn_only_about_what_the_digit_check_flags(tmp_path, digits, capsys):

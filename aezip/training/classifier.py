@@ -1,6 +1,7 @@
 """Train the bundled digit classifier ``digitclf`` that :mod:`aezip.verdict` runs (needs torch).
 
-    python -m aezip.training.classifier --data ../shared/mnist --out trained
+    bash scripts/get_train_fonts.sh build/trainfonts      # the training fonts (not installed)
+    python -m aezip.training.classifier --data ../shared/mnist --out trained --fonts build/trainfonts
 
 An MLP 784-256-128-11 on pixels in [0, 1]: classes 0-9 are the digits, class 10 is
 "not a digit".  It learns from
@@ -12,8 +13,15 @@ An MLP 784-256-128-11 on pixels in [0, 1]: classes 0-9 are the digits, class 10 
   smooth curves, made-up glyphs (strokes between points of a 3x4 grid), parts with a
   separate dot, and MNIST training digits made into non-digits (inverted, pushed
   off-centre, cropped, halved, two overlaid, turned 90 degrees, smeared).  Nothing that is
-  one upright bar (an MNIST "1") is kept as a non-digit.  No Fashion-MNIST and no font
-  glyphs: those are the held-out sets that scripts/verdict_rates.py measures the verdict on.
+  one upright bar (an MNIST "1") is kept as a non-digit;
+- with ``--fonts DIR`` (the bundled model: 26 Debian font packages unpacked by
+  scripts/get_train_fonts.sh, :data:`aezip.training.fontglyphs.TRAIN_PACKAGES`), 50,000
+  letters and symbols drawn from those fonts with random size, stroke width and affine
+  move, as non-digits (never ``O o l I |``, which honestly look like 0 and 1, never a
+  digit), and 15,000 printed digits from the same fonts as digits (with their
+  reconstructions, like the MNIST digits).  None of these fonts is DejaVu, Liberation or
+  FreeFont (or a relative): those, and Fashion-MNIST, are the held-out sets that
+  scripts/verdict_rates.py measures the verdict on (:mod:`aezip.training.fontglyphs`).
 
 Half of each batch's digits get a small random affine move.  Adam, cosine schedule, 20 epochs.
 The last 5,000 training images (the classifier never trains on them; the codec models did)
@@ -49,6 +57,8 @@ EPOCHS = 20
 BATCH = 128
 LR = 1e-3
 NEGATIVES = 60_000
+FONT_NEGATIVES = 50_000        # with --fonts: letters and symbols drawn from training fonts
+FONT_DIGITS = 15_000           # with --fonts: printed digits from the same fonts, as digits
 # Validation budget per signal at every quality (see choose_thresholds).
 PSNR_QUANTILE = 0.003
 UNSURE_QUANTILE = 0.004
@@ -144,6 +154,21 @@ def _augment(x, y, gen):
     return x
 
 
+def _packages(folder):
+    """The packages scripts/get_train_fonts.sh unpacked into *folder* (its PACKAGES file), else the
+    package list it would unpack."""
+    from .fontglyphs import TRAIN_PACKAGES
+    try:
+        return (Path(folder) / "PACKAGES").read_text().split()
+    except OSError:
+        return list(TRAIN_PACKAGES)
+
+
+def sha256_of_files(files):
+    """{file name: SHA-256} of font files."""
+    return {Path(f).name: sha256_file(f) for f in files}
+
+
 def _recon(images, quality):
     from ..codec import AezCompressor
     c = AezCompressor(quality)
@@ -154,11 +179,14 @@ def _recon(images, quality):
 # ---------------------------------------------------------------- training
 
 def train_classifier(mnist_dir, out_dir, seed=0, epochs=EPOCHS, negatives=NEGATIVES, limit=0, hidden=HIDDEN,
-                     log=print, command=""):
+                     log=print, command="", fonts=None, font_negatives=FONT_NEGATIVES, font_digits=FONT_DIGITS):
     """Train digitclf on *mnist_dir*, choose the verdict thresholds, write OUT/digitclf.{npz,json}.
 
     *limit* > 0 trains on only the first *limit* training digits (for quick checks; the
-    bundled model uses all 55,000).  Returns the card (a dict).  Deterministic: one torch
+    bundled model uses all 55,000).  *fonts*, a folder of font files (none of the
+    evaluation families: :func:`aezip.training.fontglyphs.training_fonts`), adds
+    *font_negatives* letters and symbols drawn from them as non-digits and *font_digits*
+    printed digits as digits (each also as its reconstruction, like the MNIST digits).  Returns the card (a dict).  Deterministic: one torch
     thread, seeded generators.
     """
     import torch
@@ -177,13 +205,28 @@ def train_classifier(mnist_dir, out_dir, seed=0, epochs=EPOCHS, negatives=NEGATI
 
     log(f"making {negatives} synthetic non-digits")
     neg_x, neg_kind = make_negatives(negatives, (fit_x, fit_y), seed)
+    font_info = None
+    pos_x, pos_y = fit_x, fit_y
+    if fonts:
+        from .fontglyphs import BAR_LIKE, NEGATIVE_CHARS, augmented_glyphs, reject_bar, training_fonts
+        files = training_fonts(fonts)
+        if not files:
+            raise ValueError(f"{fonts}: no usable font files (scripts/get_train_fonts.sh unpacks them)")
+        log(f"drawing {font_negatives} letters and symbols and {font_digits} digits from {len(files)} fonts")
+        fneg_x, _ = augmented_glyphs(font_negatives, files, NEGATIVE_CHARS, seed + 1, reject=reject_bar)
+        fdig_x, fdig_c = augmented_glyphs(font_digits, files, "0123456789", seed + 2)
+        neg_x = np.concatenate([neg_x, fneg_x])
+        pos_x = np.concatenate([fit_x, fdig_x])
+        pos_y = np.concatenate([fit_y, np.array([int(c) for c in fdig_c], np.int64)])
+        font_info = {"packages": _packages(fonts), "files": sorted(f.name for f in files), "negatives": font_negatives, "digits": font_digits,
+                     "negative_chars": NEGATIVE_CHARS, "bar_like": BAR_LIKE, "files_sha256": sha256_of_files(files)}
     log("reconstructing the training digits with the codec (quality 1 + i mod 9)")
-    rec_x = np.empty_like(fit_x)
+    rec_x = np.empty_like(pos_x)
     for q in range(1, 10):
-        sel = np.arange(q - 1, len(fit_x), 9)
-        rec_x[sel] = _recon(fit_x[sel], q)[0]
-    x = np.concatenate([fit_x, rec_x, neg_x])
-    y = np.concatenate([fit_y, fit_y, np.full(len(neg_x), NOT_A_DIGIT, np.int64)])
+        sel = np.arange(q - 1, len(pos_x), 9)
+        rec_x[sel] = _recon(pos_x[sel], q)[0]
+    x = np.concatenate([pos_x, rec_x, neg_x])
+    y = np.concatenate([pos_y, pos_y, np.full(len(neg_x), NOT_A_DIGIT, np.int64)])
     xt = torch.from_numpy(x.reshape(len(x), -1)).float().div_(255)
     yt = torch.from_numpy(y)
 
@@ -253,11 +296,13 @@ def train_classifier(mnist_dir, out_dir, seed=0, epochs=EPOCHS, negatives=NEGATI
                         "10 digits + not-a-digit",
         "parameters": int(sum(a.size for a in arrays.values())),
         "command": command or f"python -m aezip.training.classifier --data {mnist_dir} --out {out_dir}"
-                              + (f" --seed {seed}" if seed else "") + (f" --epochs {epochs}" if epochs != EPOCHS else ""),
+                              + (f" --seed {seed}" if seed else "") + (f" --epochs {epochs}" if epochs != EPOCHS else "")
+                              + (f" --fonts {fonts}" if fonts else ""),
         "config": {"seed": seed, "epochs": epochs, "batch_size": BATCH, "lr": LR, "schedule": "cosine",
                    "optimizer": "Adam", "train_images": count, "validation_images": len(val_x),
                    "negatives": negatives, "negative_kinds": {k: int((neg_kind == i).sum())
                                                               for i, k in enumerate(NEGATIVE_KINDS)},
+                   "fonts": font_info,
                    "reconstructions": "each training digit also as the codec's output at quality 1 + (i mod 9)",
                    "augmentation": "half of each batch's digits: random affine, rotation +-12 deg, scale 0.9-1.1, "
                                    "shear +-0.15, shift +-2 px"},
@@ -294,10 +339,17 @@ def main(argv=None):
     ap.add_argument("--negatives", type=int, default=NEGATIVES, help="synthetic non-digits to make")
     ap.add_argument("--limit", type=int, default=0, help="train on only the first N digits (0: all 55,000)")
     ap.add_argument("--hidden", default=",".join(map(str, HIDDEN)), help="hidden layer sizes (default %(default)s)")
+    ap.add_argument("--fonts", default=None,
+                    help="folder of training font files (scripts/get_train_fonts.sh; no DejaVu, Liberation or "
+                         "FreeFont, the evaluation fonts): adds letters and symbols as non-digits and printed "
+                         "digits as digits")
+    ap.add_argument("--font-negatives", type=int, default=FONT_NEGATIVES)
+    ap.add_argument("--font-digits", type=int, default=FONT_DIGITS)
     args = ap.parse_args(argv)
     cmd = "python -m aezip.training.classifier " + " ".join(sys.argv[1:] if argv is None else argv)
     train_classifier(args.data, args.out, seed=args.seed, epochs=args.epochs, negatives=args.negatives,
-                     limit=args.limit, hidden=[int(h) for h in args.hidden.split(",")], command=cmd)
+                     limit=args.limit, hidden=[int(h) for h in args.hidden.split(",")], command=cmd,
+                     fonts=args.fonts, font_negatives=args.font_negatives, font_digits=args.font_digits)
 
 
 if __name__ == "__main__":
