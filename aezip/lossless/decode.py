@@ -18,10 +18,10 @@ from .layout import (
     groups_of,
     round_layout,
 )
-from .model import TOTAL, load_default, normalize
+from .model import TOTAL, load_default
 from .pool import _map, _workers
 from .rans import Decoder, RansError
-from .tables import _interior, _Tables
+from .tables import _interior, _model_rows, _Tables
 
 __all__ = ["decode_pixels"]
 
@@ -88,29 +88,15 @@ def _decode_round(tab, dec, n, lanes):
         nz = (~zero).nonzero()[0]
         if not nz.size:
             continue
-        hit = hv = None
-        if act.size:
-            rowof[act] = np.arange(act.size)
-            r = rowof[nz]
-            rowof[act] = -1
-            hit = r >= 0
-            hv = h2[r[hit]] if hit.any() else None
+        hit, hv = _model_rows(rowof, act, h2 if act.size else None, nz)
         cut = np.searchsorted(nz, starts).tolist() + [nz.size]
         if tab.k == 0:
-            g = np.repeat(tab.high0[p][None], nz.size, axis=0)
-            if hv is not None:
-                g[hit] = normalize(model.high_weights(hv))
-            high = _decode_step(dec, g, nz, starts, cut)
-            g = tab.low0[p][high]
-            if hv is not None:
-                g[hit] = normalize(model.low_weights(hv, high[hit]))
-            low = _decode_step(dec, g, nz, starts, cut)
+            high = _decode_step(dec, tab.high_freqs(p, nz.size, hit, hv), nz, starts, cut)
+            low = _decode_step(dec, tab.low_freqs(p, high, hit, hv), nz, starts, cut)
             rec[where[p], nz] = 16 * high + low
         else:
-            g = np.repeat(tab.bin0[p][None], nz.size, axis=0)
-            if hv is not None:
-                g[hit] = tab.bin_freqs(hv)
-            rec[where[p], nz] = centres[_decode_step(dec, g, nz, starts, cut) + 1]
+            s = _decode_step(dec, tab.bin_rows(p, nz.size, hit, hv), nz, starts, cut)
+            rec[where[p], nz] = centres[s + 1]
     return rec[where].T
 
 

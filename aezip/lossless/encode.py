@@ -7,10 +7,10 @@ import numpy as np
 from ..container_v2 import write_varint
 from . import bins
 from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, chunk_spans, groups_of, round_layout
-from .model import TOTAL, load_default, normalize
+from .model import TOTAL, load_default
 from .pool import _map
 from .rans import Encoder
-from .tables import _interior, _Tables
+from .tables import _interior, _model_rows, _Tables
 
 __all__ = ["encode_pixels", "measure"]
 
@@ -53,28 +53,13 @@ def _symbol_tables(tab, images):
         if not nz.size:
             continue
         v = sym[p, nz]
-        hit, hv = None, None
-        if act.size:
-            rowof[act] = np.arange(act.size)
-            r = rowof[nz]
-            rowof[act] = -1
-            hit = r >= 0
-            hv = h2[r[hit]] if hit.any() else None
+        hit, hv = _model_rows(rowof, act, h2 if act.size else None, nz)
         if tab.k == 0:
             high, low = v >> 4, v & 15
-            g = np.repeat(tab.high0[p][None], nz.size, axis=0)
-            if hv is not None:
-                g[hit] = normalize(model.high_weights(hv))
-            picks = [_pick(g, high)]
-            g = tab.low0[p][high]
-            if hv is not None:
-                g[hit] = normalize(model.low_weights(hv, high[hit]))
-            picks.append(_pick(g, low))
+            picks = [_pick(tab.high_freqs(p, nz.size, hit, hv), high),
+                     _pick(tab.low_freqs(p, high, hit, hv), low)]
         else:
-            g = np.repeat(tab.bin0[p][None], nz.size, axis=0)
-            if hv is not None:
-                g[hit] = tab.bin_freqs(hv)
-            picks = [_pick(g, v - 1)]
+            picks = [_pick(tab.bin_rows(p, nz.size, hit, hv), v - 1)]
         for j, (c, f) in enumerate(picks):
             val_c[j, p, nz] = c
             val_f[j, p, nz] = f
