@@ -158,6 +158,72 @@ def names_blob(names):
     return b"".join(write_varint(len(b)) + b for b in (n.encode("utf-8") for n in names))
 
 
+def smallest(*candidates):
+    """The shortest of the non-None *candidates* (the first of equals): how the writer picks
+    among a section's layouts and methods, so the same input always gives the same bytes."""
+    return min((c for c in candidates if c is not None), key=len)
+
+
+def pack_fixed(values, bits):
+    """Unsigned *values* in *bits* bits each (0..63), least significant bit first, into bytes
+    filled from bit 0, the last one padded with zeros (§5.2.1, §5.3.1)."""
+    values = np.asarray(values, np.uint64)
+    if not bits or not len(values):
+        return b""
+    planes = (values[:, None] >> np.arange(bits, dtype=np.uint64)) & np.uint64(1)
+    return np.packbits(planes.astype(np.uint8).reshape(-1), bitorder="little").tobytes()
+
+
+def unpack_fixed(raw, start, count, bits):
+    """*count* values of *bits* bits each from bit *start* of the uint8 array *raw* (the
+    inverse of :func:`pack_fixed`), as uint64."""
+    if not bits or not count:
+        return np.zeros(count, np.uint64)
+    lo, hi = start // 8, -(-(start + count * bits) // 8)
+    stream = np.unpackbits(raw[lo:hi], bitorder="little")[start - 8 * lo:start - 8 * lo + count * bits]
+    planes = stream.reshape(count, bits).astype(np.uint64)
+    return (planes << np.arange(bits, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+
+
+# §5.3.1 the packed Psnr layout: Base (u8), Bits (u8, 0..7), Image_Count values of Bits bits
+PSNR_MAX_BITS = 7
+
+
+def psnr_packed(values):
+    """The packed Psnr layout of *values* (uint8), or None when it is not shorter than the
+    plain one (which it must be: a reader tells them apart by the length)."""
+    v = np.asarray(values, np.uint8)
+    base = int(v.min())
+    bits = int(v.max() - base).bit_length()
+    if bits > PSNR_MAX_BITS:
+        return None
+    packed = bytes([base, bits]) + pack_fixed(v.astype(np.uint64) - base, bits)
+    return packed if len(packed) < len(v) else None
+
+
+def parse_psnr(blob, count, what="psnr"):
+    """§5.3: *count* bytes as they are, or, when shorter, the packed layout."""
+    if len(blob) == count:
+        return np.frombuffer(blob, np.uint8)
+    if len(blob) > count:
+        raise BadAezFile(f"{what} section holds {len(blob)} bytes, header implies {count}")
+    if len(blob) < 2:
+        raise BadAezFile(f"{what} section holds {len(blob)} bytes: neither {count} values nor a packed layout")
+    base, bits = blob[0], blob[1]
+    if bits > PSNR_MAX_BITS:
+        raise BadAezFile(f"{what} section: packed values of {bits} bits (at most {PSNR_MAX_BITS})")
+    want = 2 + -(-count * bits // 8)
+    if len(blob) != want:
+        raise BadAezFile(f"{what} section holds {len(blob)} bytes; {count} packed values of {bits} bits need {want}")
+    raw = np.frombuffer(blob, np.uint8, offset=2)
+    if count * bits % 8 and raw[-1] >> (count * bits % 8):
+        raise BadAezFile(f"{what} section: padding bits after the last packed value are not zero")
+    values = unpack_fixed(raw, 0, count, bits) + np.uint64(base)
+    if len(values) and int(values.max()) > 255:
+        raise BadAezFile(f"{what} section: packed value {int(values.max())} is above 255")
+    return values.astype(np.uint8)
+
+
 def pack(header: HeaderV2, body, names=None, psnr=None, verdicts=None, raw=None):
     """The bytes of a version 2 file.
 
@@ -183,7 +249,8 @@ def pack(header: HeaderV2, body, names=None, psnr=None, verdicts=None, raw=None)
         out.append(section(blob, zstd_frame(blob)))
     if psnr is not None:
         blob = np.asarray(psnr, np.uint8).tobytes()
-        out.append(section(blob, zstd_frame(blob)))
+        packed = psnr_packed(psnr)
+        out.append(smallest(section(blob, zstd_frame(blob)), None if packed is None else section(packed)))
     if verdicts is not None:
         blob = np.asarray(verdicts, np.uint8).tobytes()
         out.append(section(blob, zstd_frame(blob)))
@@ -352,7 +419,7 @@ def unpack(body, size) -> ArchiveV2:
     if h.flags & FLAG_NAMES:
         a.names = parse_names(r.section("names", None, MAX_NAMES_BYTES)[1], h.count)
     if h.flags & FLAG_PSNR:
-        a.psnr = np.frombuffer(r.section("psnr", h.count)[1], np.uint8)
+        a.psnr = parse_psnr(r.section("psnr", None, h.count)[1], h.count)
     if h.flags & FLAG_VERDICTS:
         a.verdicts = np.frombuffer(r.section("verdicts", h.count)[1], np.uint8)
     if h.flags & FLAG_RAW:
