@@ -7,6 +7,7 @@ they are.  Reading needs no model: what a section's bytes mean (how many bits a
 code has, how to decode the pixels) is the codec's business.
 """
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -158,6 +159,224 @@ def names_blob(names):
     return b"".join(write_varint(len(b)) + b for b in (n.encode("utf-8") for n in names))
 
 
+def smallest(*candidates):
+    """The shortest of the non-None *candidates* (the first of equals): how the writer picks
+    among a section's layouts and methods, so the same input always gives the same bytes."""
+    return min((c for c in candidates if c is not None), key=len)
+
+
+def pack_fixed(values, bits):
+    """Unsigned *values* in *bits* bits each (0..63), least significant bit first, into bytes
+    filled from bit 0, the last one padded with zeros (§5.2.1, §5.3.1)."""
+    values = np.asarray(values, np.uint64)
+    if not bits or not len(values):
+        return b""
+    planes = (values[:, None] >> np.arange(bits, dtype=np.uint64)) & np.uint64(1)
+    return np.packbits(planes.astype(np.uint8).reshape(-1), bitorder="little").tobytes()
+
+
+def unpack_fixed(raw, start, count, bits):
+    """*count* values of *bits* bits each from bit *start* of the uint8 array *raw* (the
+    inverse of :func:`pack_fixed`), as uint64."""
+    if not bits or not count:
+        return np.zeros(count, np.uint64)
+    lo, hi = start // 8, -(-(start + count * bits) // 8)
+    stream = np.unpackbits(raw[lo:hi], bitorder="little")[start - 8 * lo:start - 8 * lo + count * bits]
+    planes = stream.reshape(count, bits).astype(np.uint64)
+    return (planes << np.arange(bits, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+
+
+# §5.2.1 the tokenized Names layout: a 0x00 byte (no plain name list starts with one), then
+# one template of text and number tokens shared by every name, and each number's column packed
+NAMES_TOKENIZED = 0x00
+MAX_TOKENS = 32              # tokens in the template (so at most 16 numbers a name)
+MAX_NUMBER_DIGITS = 9        # a number token has at most 9 digits (below 10^9)
+MAX_COLUMN_BITS = 31
+_CHUNK_NAMES = 8192          # names decoded at a time
+_TOKEN = re.compile(rb"[0-9]+|[^0-9]+")
+
+
+def _zigzag(v):
+    return 2 * v if v >= 0 else -2 * v - 1
+
+
+def _unzigzag(u):
+    return u >> 1 if not u & 1 else -((u + 1) >> 1)
+
+
+def names_tokenized(names):
+    """The tokenized Names layout (§5.2.1) of *names*, or None when they do not share one
+    template (the same text between the same number of digit runs, each run at most 9 digits,
+    zero-padded runs of one width per column)."""
+    template, columns = None, None
+    for name in names:
+        tokens = _TOKEN.findall(name.encode("utf-8"))
+        shape = [None if t[:1].isdigit() else t for t in tokens]
+        if template is None:
+            template, columns = shape, [[] for t in shape if t is None]
+        elif shape != template:
+            return None
+        for col, t in zip(columns, (t for t in tokens if t[:1].isdigit())):
+            if len(t) > MAX_NUMBER_DIGITS:
+                return None
+            col.append(t)
+    if template is None or len(template) > MAX_TOKENS:
+        return None
+    out, widths = [bytes([NAMES_TOKENIZED]), write_varint(len(template))], []
+    for col in columns:   # a zero-padded column has one width; a column without leading zeros has none
+        padded = any(len(t) > 1 and t[:1] == b"0" for t in col)
+        if padded and len({len(t) for t in col}) != 1:
+            return None
+        widths.append(len(col[0]) if padded else 0)
+    width = iter(widths)
+    for t in template:
+        out.append(write_varint(2 * len(t)) + t if t is not None else write_varint(2 * next(width) + 1))
+    bits_out = []
+    for col in columns:
+        values = [int(t) for t in col]
+        deltas = [b - a for a, b in zip([0] + values, values)]
+        lo, dlo = min(values), min(deltas)
+        a_bits = (max(values) - lo).bit_length()
+        d_bits = (max(deltas) - dlo).bit_length()
+        if d_bits < a_bits:
+            out.append(bytes([1 | d_bits << 1]) + write_varint(_zigzag(dlo)))
+            bits_out.append((np.array(deltas, np.int64) - dlo, d_bits))
+        else:
+            out.append(bytes([a_bits << 1]) + write_varint(lo))
+            bits_out.append((np.array(values, np.int64) - lo, a_bits))
+    if bits_out:
+        stream = np.concatenate([np.unpackbits(np.frombuffer(pack_fixed(v, b), np.uint8), bitorder="little")[:len(v) * b]
+                                 for v, b in bits_out])
+        out.append(np.packbits(stream, bitorder="little").tobytes())
+    return b"".join(out)
+
+
+def _tokenized_to_plain(blob, count, limit=MAX_NAMES_BYTES):
+    """The plain Names data (varint lengths + UTF-8) of a tokenized Names layout (§5.2.1);
+    its size is known, and checked against *limit*, before it is built."""
+    data = memoryview(blob)
+    pos = 1
+    n_tokens, pos = read_varint(data, pos, "names template token count", MAX_TOKENS)
+    if n_tokens == 0:
+        raise BadAezFile("names template has no tokens")
+    template = []   # bytes of a text token, or the width (0: no leading zeros) of a number token
+    for i in range(n_tokens):
+        t, pos = read_varint(data, pos, f"names template token {i}", 2 * MAX_NAME + 1)
+        if t & 1:
+            if t >> 1 > MAX_NUMBER_DIGITS:
+                raise BadAezFile(f"names template token {i}: a number of width {t >> 1} (at most {MAX_NUMBER_DIGITS})")
+            template.append(t >> 1)
+        else:
+            if t == 0 or pos + (t >> 1) > len(data):
+                raise BadAezFile(f"names template token {i}: a bad text length {t >> 1}")
+            template.append(bytes(data[pos:pos + (t >> 1)]))
+            pos += t >> 1
+    columns = []   # (delta mode, bits, base)
+    for i in range(sum(isinstance(t, int) for t in template)):
+        if pos >= len(data):
+            raise BadAezFile(f"truncated names section: number column {i} has no header")
+        mode = data[pos]
+        if mode >> 6:
+            raise BadAezFile(f"names number column {i}: reserved bits set in its mode 0x{mode:02x}")
+        base, pos = read_varint(data, pos + 1, f"names number column {i} base")
+        columns.append((mode & 1, mode >> 1, _unzigzag(base) if mode & 1 else base))
+    total = count * sum(b for _, b, _ in columns)
+    if len(data) - pos != -(-total // 8):
+        raise BadAezFile(f"names section: {count} names' numbers take {-(-total // 8)} bytes, "
+                         f"{len(data) - pos} left")
+    raw = np.frombuffer(data, np.uint8, offset=pos)
+    if total % 8 and raw[-1] >> (total % 8):
+        raise BadAezFile("names section: padding bits after the last number are not zero")
+    widths = [t for t in template if isinstance(t, int)]
+    starts = np.cumsum([0] + [count * b for _, b, _ in columns])[:-1].tolist()
+    fixed = sum(len(t) for t in template if isinstance(t, bytes))
+    powers = 10 ** np.arange(1, MAX_NUMBER_DIGITS, dtype=np.int64)
+
+    def numbers(lo, hi, prev):
+        """The number columns of names lo..hi-1, checked; *prev* carries each delta column's
+        last value from the chunk before."""
+        cols = []
+        for j, ((delta, b, base), width) in enumerate(zip(columns, widths)):
+            v = unpack_fixed(raw, starts[j] + lo * b, hi - lo, b).astype(np.int64) + base
+            if delta:
+                v = prev[j] + np.cumsum(v)
+                prev[j] = int(v[-1])
+            top = 10 ** (width or MAX_NUMBER_DIGITS)
+            if v.min() < 0 or v.max() >= top:
+                bad = int(v[(v < 0) | (v >= top)][0])
+                raise BadAezFile(f"names number column {j}: value {bad} outside 0..{top - 1}")
+            cols.append(v)
+        return cols
+
+    # pass 1: every name's length, so the plain data's size is known before anything is built
+    size, prev = 0, [0] * len(columns)
+    for lo in range(0, count, _CHUNK_NAMES):
+        hi = min(lo + _CHUNK_NAMES, count)
+        lengths = np.full(hi - lo, fixed, np.int64)
+        for v, width in zip(numbers(lo, hi, prev), widths):
+            lengths += width if width else 1 + (v[:, None] >= powers).sum(axis=1)
+        if lengths.min() < 1 or lengths.max() > MAX_NAME:
+            i = int(np.argmax((lengths < 1) | (lengths > MAX_NAME)))
+            raise BadAezFile(f"name {lo + i} would be {int(lengths[i])} bytes (1 to {MAX_NAME})")
+        size += int(lengths.sum()) + int(np.where(lengths < 128, 1, 2).sum())
+        if size > limit:
+            raise BadAezFile(f"names section decodes to more than {limit} bytes (limit)")
+    # pass 2: the names
+    out, at, prev = bytearray(size), 0, [0] * len(columns)   # the size pass 1 found, filled in place
+    for lo in range(0, count, _CHUNK_NAMES):
+        hi = min(lo + _CHUNK_NAMES, count)
+        cols = [c.tolist() for c in numbers(lo, hi, prev)]
+        piece = []
+        for i in range(hi - lo):
+            it = iter(c[i] for c in cols)
+            name = b"".join(t if isinstance(t, bytes) else b"%0*d" % (t, next(it)) for t in template)
+            piece.append(write_varint(len(name)) + name)
+        piece = b"".join(piece)
+        out[at:at + len(piece)] = piece
+        at += len(piece)
+    assert at == size
+    return memoryview(out)
+
+
+# §5.3.1 the packed Psnr layout: Base (u8), Bits (u8, 0..7), Image_Count values of Bits bits
+PSNR_MAX_BITS = 7
+
+
+def psnr_packed(values):
+    """The packed Psnr layout of *values* (uint8), or None when it is not shorter than the
+    plain one (which it must be: a reader tells them apart by the length)."""
+    v = np.asarray(values, np.uint8)
+    base = int(v.min())
+    bits = int(v.max() - base).bit_length()
+    if bits > PSNR_MAX_BITS:
+        return None
+    packed = bytes([base, bits]) + pack_fixed(v.astype(np.uint64) - base, bits)
+    return packed if len(packed) < len(v) else None
+
+
+def parse_psnr(blob, count, what="psnr"):
+    """§5.3: *count* bytes as they are, or, when shorter, the packed layout."""
+    if len(blob) == count:
+        return np.frombuffer(blob, np.uint8)
+    if len(blob) > count:
+        raise BadAezFile(f"{what} section holds {len(blob)} bytes, header implies {count}")
+    if len(blob) < 2:
+        raise BadAezFile(f"{what} section holds {len(blob)} bytes: neither {count} values nor a packed layout")
+    base, bits = blob[0], blob[1]
+    if bits > PSNR_MAX_BITS:
+        raise BadAezFile(f"{what} section: packed values of {bits} bits (at most {PSNR_MAX_BITS})")
+    want = 2 + -(-count * bits // 8)
+    if len(blob) != want:
+        raise BadAezFile(f"{what} section holds {len(blob)} bytes; {count} packed values of {bits} bits need {want}")
+    raw = np.frombuffer(blob, np.uint8, offset=2)
+    if count * bits % 8 and raw[-1] >> (count * bits % 8):
+        raise BadAezFile(f"{what} section: padding bits after the last packed value are not zero")
+    values = unpack_fixed(raw, 0, count, bits) + np.uint64(base)
+    if len(values) and int(values.max()) > 255:
+        raise BadAezFile(f"{what} section: packed value {int(values.max())} is above 255")
+    return values.astype(np.uint8)
+
+
 def pack(header: HeaderV2, body, names=None, psnr=None, verdicts=None, raw=None):
     """The bytes of a version 2 file.
 
@@ -179,11 +398,13 @@ def pack(header: HeaderV2, body, names=None, psnr=None, verdicts=None, raw=None)
         out.append(np.column_stack([np.asarray(t.offsets, "<f4"), np.asarray(t.steps, "<f4")]).tobytes())
     out.append(body)
     if names is not None:
-        blob = names_blob(names)
-        out.append(section(blob, zstd_frame(blob)))
+        blob, tokens = names_blob(names), names_tokenized(names)
+        out.append(smallest(section(blob, zstd_frame(blob)),
+                            None if tokens is None else section(tokens, zstd_frame(tokens))))
     if psnr is not None:
         blob = np.asarray(psnr, np.uint8).tobytes()
-        out.append(section(blob, zstd_frame(blob)))
+        packed = psnr_packed(psnr)
+        out.append(smallest(section(blob, zstd_frame(blob)), None if packed is None else section(packed)))
     if verdicts is not None:
         blob = np.asarray(verdicts, np.uint8).tobytes()
         out.append(section(blob, zstd_frame(blob)))
@@ -350,9 +571,13 @@ def unpack(body, size) -> ArchiveV2:
         raise BadAezFile(f"the file is {size} bytes, limit {MAX_HELD}")
     a = ArchiveV2(h, r.section("pixels" if h.pixel_mode else "codes"), size=size)
     if h.flags & FLAG_NAMES:
-        a.names = parse_names(r.section("names", None, MAX_NAMES_BYTES)[1], h.count)
+        blob = r.section("names", None, MAX_NAMES_BYTES)[1]
+        if len(blob) and blob[0] == NAMES_TOKENIZED:
+            blob = _tokenized_to_plain(blob, h.count)
+            r.hold("names", len(blob))
+        a.names = parse_names(blob, h.count)
     if h.flags & FLAG_PSNR:
-        a.psnr = np.frombuffer(r.section("psnr", h.count)[1], np.uint8)
+        a.psnr = parse_psnr(r.section("psnr", None, h.count)[1], h.count)
     if h.flags & FLAG_VERDICTS:
         a.verdicts = np.frombuffer(r.section("verdicts", h.count)[1], np.uint8)
     if h.flags & FLAG_RAW:
