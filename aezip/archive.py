@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import container, container_v2 as v2
+from . import codedicts, container, container_v2 as v2
 from .errors import BadAezFile, BadInput, UnsafeName, UnsupportedVersion
 from .grid import STEP_FRACTION, Grid, grid_for
 from .names import check_names
@@ -91,6 +91,8 @@ class Contents:
                                      f"{decoded} bytes decoded, beyond this decoder's limits (§7)")
                 codes = v2.unpack_bits(blob, self.count, grid.bits)
             else:
+                if method == v2.DICT_FRAME:
+                    blob = v2.undict(blob, self._v2.header.model_digest, self.level)
                 want = self.count * model.latent_dim * grid.sample_size
                 if len(blob) != want:
                     raise BadAezFile(f"codes section decompressed to {len(blob)} bytes, {self.count} images of "
@@ -291,7 +293,12 @@ def section_data(data, index):
     """The decoded data of section *index* of a version 2 file (stored, or out of its zstd frame)."""
     _, start, end, method = section_layout(data)[index]
     blob = bytes(data[start:end])
-    return v2.unframe(blob, "section") if method == v2.ZSTD else blob
+    if method == v2.STORED:
+        return blob
+    if index == 0 and codedicts.is_dict_frame(blob):   # a Codes dictionary frame (§5.1.1)
+        h = read(data)._v2.header
+        return bytes(v2.undict(codedicts.with_magic(blob), h.model_digest, h.level))
+    return bytes(v2.unframe(blob, "section"))
 
 
 def replace_section(data, index, content, method=v2.STORED):
@@ -306,14 +313,24 @@ def _flags(judged, preprocessed):
     return (v2.FLAG_JUDGED if judged else 0) | (v2.FLAG_PREPROCESSED if preprocessed else 0)
 
 
-def codes_section(codes, grid):
-    """The Codes section: bit-packed and stored, or zstd of the dimension-major bytes, the smaller."""
+def codes_section(codes, grid, model_digest=None, level=0):
+    """The Codes section: bit-packed and stored, or zstd of the dimension-major bytes, the
+    smaller; for a few images at a level with a code dictionary (§5.1.1), a dictionary frame
+    of the same bytes instead when that is smaller still."""
     bits = len(codes) * int(grid.bits.sum())
-    framed = container.code_frame(np.ascontiguousarray(codes.astype(grid.dtype).T))
+    rows = np.ascontiguousarray(codes.astype(grid.dtype).T)
+    framed = container.code_frame(rows)
     if bits > 8 << 20 or len(framed) < -(-bits // 8):   # the packed size is known without packing
-        return v2.write_varint(2 * len(framed) + v2.ZSTD) + framed
-    packed = v2.pack_bits(codes, grid.bits)
-    return v2.write_varint(2 * len(packed) + v2.STORED) + packed
+        best = v2.write_varint(2 * len(framed) + v2.ZSTD) + framed
+    else:
+        packed = v2.pack_bits(codes, grid.bits)
+        best = v2.write_varint(2 * len(packed) + v2.STORED) + packed
+    if model_digest is not None and level and len(codes) <= codedicts.MAX_DICT_IMAGES:
+        dict_framed = codedicts.dict_frame(rows.tobytes(), model_digest, level)
+        if dict_framed is not None and len(dict_framed) < len(best) - 1:   # < with its own header
+            dict_best = v2.write_varint(2 * len(dict_framed) + v2.ZSTD) + dict_framed
+            best = v2.smallest(best, dict_best)
+    return best
 
 
 def write_lossy(model_digest, level, grid, codes, *, source_form=0, names=None, psnr=None, verdicts=None,
@@ -326,7 +343,7 @@ def write_lossy(model_digest, level, grid, codes, *, source_form=0, names=None, 
         index, digest, content = raw
         framed = v2.zstd_frame(content) if digest == v2.PLAIN_PIXELS else None
         raw_part = (index, digest, content, framed)
-    data = v2.pack(header, codes_section(codes, grid), names=names, psnr=psnr, verdicts=verdicts, raw=raw_part)
+    data = v2.pack(header, codes_section(codes, grid, model_digest, level), names=names, psnr=psnr, verdicts=verdicts, raw=raw_part)
     code_bytes = codes.size * grid.sample_size
     upper = (len(data) + code_bytes + 2 * len(codes) + (len(v2.names_blob(names)) if names is not None else 0)
              + (len(raw[2]) if raw is not None else 0))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import zstandard
 
+from . import codedicts
 from .errors import BadAezFile
 from .names import NameList
 
@@ -49,6 +50,7 @@ MAX_ERROR = 32
 # §5 a section: Section_Header (varint) = 2 x content length + method
 STORED = 0
 ZSTD = 1
+DICT_FRAME = 2            # not a method in the file: how the reader marks a Codes dictionary frame (§5.1.1)
 PLAIN_PIXELS = bytes(8)   # Raw section: Pixel_Model_Digest of pixels stored as they are
 
 # §7 limits, checked before allocating
@@ -446,8 +448,13 @@ class FieldReader:
         value, self.pos = read_varint(self.data, self.pos, what, limit)
         return value
 
-    def section(self, what, expect=None, limit=MAX_SECTION):
-        """(method, content) of the next section; *expect* is the exact content size if known."""
+    def section(self, what, expect=None, limit=MAX_SECTION, allow_dict=False):
+        """(method, content) of the next section; *expect* is the exact content size if known.
+
+        With *allow_dict* (the Codes section), a dictionary frame (§5.1.1) comes back as
+        (DICT_FRAME, the frame with its magic restored), its declared size checked and held:
+        :func:`undict` decodes it once the model, and so its dictionary, is known.
+        """
         head = self.varint(f"{what} section header", 2 * MAX_SECTION + 1)
         method, length = head & 1, head >> 1
         blob = self.take(length, f"{what} section")
@@ -457,6 +464,11 @@ class FieldReader:
             if length > limit:
                 raise BadAezFile(f"{what} section holds {length} bytes, limit {limit}")
             return STORED, blob
+        if allow_dict and codedicts.is_dict_frame(blob):
+            frame = codedicts.with_magic(blob)
+            declared = _checked_params(frame, what, expect, limit).content_size
+            self.hold(what, declared)
+            return DICT_FRAME, frame
         declared = _declared(blob, what)
         if declared <= limit and expect in (None, declared):   # else unframe says what is wrong
             self.hold(what, declared)
@@ -473,8 +485,8 @@ def _declared(frame, what):
     return size
 
 
-def unframe(frame, what, expect=None, limit=MAX_SECTION):
-    """Decompress one zstd frame, checking its declared size before allocating (§5)."""
+def _checked_params(frame, what, expect=None, limit=MAX_SECTION):
+    """The frame parameters of a section's zstd frame that §3 allows, else BadAezFile."""
     try:
         params = zstandard.get_frame_parameters(frame)
     except zstandard.ZstdError as e:
@@ -488,18 +500,37 @@ def unframe(frame, what, expect=None, limit=MAX_SECTION):
         raise BadAezFile(f"{what} section declares {declared} bytes, header implies {expect}")
     if declared > limit:
         raise BadAezFile(f"{what} section declares {declared} bytes, limit {limit}")
-    return decompress_bounded(frame, what, declared, 1 << 27)
+    return params
 
 
-def decompress_bounded(frame, what, declared, max_window=None):
+def unframe(frame, what, expect=None, limit=MAX_SECTION, dict_data=None):
+    """Decompress one zstd frame (with *dict_data*: a dictionary frame, §5.1.1, its magic
+    restored), checking its declared size before allocating (§5)."""
+    declared = _checked_params(frame, what, expect, limit).content_size
+    return decompress_bounded(frame, what, declared, 1 << 27, dict_data)
+
+
+def undict(frame, digest, level, what="codes"):
+    """The data of a Codes section's dictionary frame (as :meth:`FieldReader.section` gave it)
+    with the code dictionary of (Model_Digest, Level) (§5.1.1, Appendix C)."""
+    d = codedicts.dictionary(digest, level) if level else None
+    if d is None:
+        raise BadAezFile(f"{what} section is a dictionary frame, but no code dictionary is installed for "
+                         f"model digest {bytes(digest).hex()} at level {level}")
+    return unframe(frame, what, dict_data=d)
+
+
+def decompress_bounded(frame, what, declared, max_window=None, dict_data=None):
     """The *declared* bytes one zstd frame holds, as a memoryview, decompressed a few hundred
     input bytes at a time into one buffer of the declared size (at most a §7 limit): its
     pages cost memory only once written, so memory follows what the frame really holds, and
     a frame that holds more than it declares is stopped as soon as it passes the size."""
     out = np.empty(declared, np.uint8)   # pages the frame never fills are never touched
     got = 0
-    dobj = (zstandard.ZstdDecompressor(max_window_size=max_window) if max_window
-            else zstandard.ZstdDecompressor()).decompressobj()
+    options = {"max_window_size": max_window} if max_window else {}
+    if dict_data is not None:
+        options["dict_data"] = dict_data
+    dobj = zstandard.ZstdDecompressor(**options).decompressobj()
     fed, frame = 0, memoryview(frame)
     try:
         while fed < len(frame) and not dobj.eof:
@@ -569,7 +600,7 @@ def unpack(body, size) -> ArchiveV2:
     h = _header(r)
     if size > MAX_HELD:
         raise BadAezFile(f"the file is {size} bytes, limit {MAX_HELD}")
-    a = ArchiveV2(h, r.section("pixels" if h.pixel_mode else "codes"), size=size)
+    a = ArchiveV2(h, r.section("pixels") if h.pixel_mode else r.section("codes", allow_dict=True), size=size)
     if h.flags & FLAG_NAMES:
         blob = r.section("names", None, MAX_NAMES_BYTES)[1]
         if len(blob) and blob[0] == NAMES_TOKENIZED:
