@@ -6,7 +6,13 @@ Valid vectors come with the decoded output they must give (``NAME.expected.npy``
 invalid ones are listed in ``formats/vectors/manifest.json`` with the error a reader must raise.
 Decoded pixels may differ by at most 1 gray level between machines (float32 rounding in the
 decoder's matrix products), so a conforming decoder matches the expected output within ±1.
+
+A valid vector that a newer writer would write differently is not lost: before it is replaced,
+the file it replaces (and its expected output) is kept as ``compat-<today>-NAME``, which every
+later reader must keep decoding to the same images.
 """
+
+import datetime
 
 import json
 import struct
@@ -83,7 +89,17 @@ def main():
     x = read_idx(ROOT / "samples" / "t10k-first100-idx3-ubyte.gz")
     manifest = {"valid": {}, "invalid": {}}
 
+    today = datetime.date.today().isoformat()
+
     def valid(name, data, note):
+        old = OUT / f"{name}.aez"
+        if old.is_file() and old.read_bytes() != data:   # the older bytes stay as a compat vector
+            keep = OUT / f"compat-{today}-{name}"
+            if not keep.with_suffix(".aez").exists():
+                keep.with_suffix(".aez").write_bytes(old.read_bytes())
+                expected = OUT / f"{name}.expected.npy"
+                (OUT / f"compat-{today}-{name}.expected.npy").write_bytes(expected.read_bytes())
+                print(f"kept the previous {old.name} as {keep.name}.aez")
         (OUT / f"{name}.aez").write_bytes(data)
         np.save(OUT / f"{name}.expected.npy", aezip.decompress(data), allow_pickle=False)
         manifest["valid"][name] = note
@@ -105,6 +121,18 @@ def main():
           "10 images, near-lossless: every pixel within ±4 (pixel mode, Max_Error 4)")
     valid("lossless-noise", aezip.compress(noise, lossless=True),
           "2 noise images, lossless: the pixel coder falls back to a stored chunk")
+
+    from PIL import Image
+    sample_dir = ROOT / "samples" / "digits"
+    sample_paths = sorted(sample_dir.rglob("*.png"))
+    samples = np.stack([np.asarray(Image.open(p).convert("L")) for p in sample_paths])
+    sample_names = [p.relative_to(sample_dir).as_posix() for p in sample_paths]
+    thirty = aezip.compress(samples, quality=5, names=sample_names)
+    valid("thirty-samples", thirty,
+          "the 30 sample digits with their names at quality 5, as `aezip compress samples/digits` writes "
+          "them: Codes as a dictionary frame (§5.1.1), tokenized Names (§5.2.1), packed Psnr (§5.3.1)")
+    valid("ten-q9-dict", aezip.compress(x[:10], quality=9),
+          "10 images at quality 9: Codes as a dictionary frame with the level 9 dictionary (§5.1.1)")
 
     def invalid(name, data, error):
         (OUT / f"{name}.aez").write_bytes(data)
@@ -145,6 +173,20 @@ def main():
     start, end = archive.section_spans(clean)[0]
     damaged[(start + end) // 2] ^= 0x5A        # a flipped byte inside the coded pixels, checksum recomputed
     invalid("pixel-payload-damaged", recrc(bytes(damaged)), "lossless payload")
+    _, start, end, _ = archive.section_layout(thirty)[0]
+    dict_content = thirty[start:end]
+    custom = AezCompressor(step=0.75).compress(samples)
+    invalid("dict-frame-at-level-0", archive.replace_section(custom, 0, dict_content, container_v2.ZSTD),
+            "at level 0")
+    _, start, end, _ = archive.section_layout(thirty)[1]
+    names_blob = bytearray(thirty[start:end])
+    assert names_blob[0] == 0x00                 # stored, tokenized (§5.2.1)
+    invalid("names-tokenized-extra-byte", archive.replace_section(thirty, 1, bytes(names_blob) + b"\x00"),
+            "names' numbers take")
+    _, start, end, _ = archive.section_layout(thirty)[2]
+    psnr_blob = bytearray(thirty[start:end])
+    psnr_blob[1] = 8                            # Psnr_Bits 8 (at most 7)
+    invalid("psnr-packed-8-bits", archive.replace_section(thirty, 2, bytes(psnr_blob)), "at most 7")
     invalid("not-aez", b"\x89PNG\r\n\x1a\n" + bytes(40), "not an .aez file")
     # Files written by earlier aezip versions, kept as they were (never regenerated): readers must
     # keep decoding them to the same images (their models stay installed).

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -12,9 +13,12 @@ import pytest
 import zstandard
 
 import aezip
+from aezip import archive
 
 VECTORS = Path(__file__).resolve().parent.parent / "formats" / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
+SPEC_TEXT = (VECTORS.parent / "aez.md").read_text()
+SPEC_EXTRAS = {}   # the names and Psnr values the spec-only decoder read from the last file
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST["valid"]))
@@ -142,10 +146,83 @@ def _varint(data, pos):                                                         
             return value, pos
 
 
-def _section(data, pos):                                                                # §3
+def _section(data, pos, code_dict=None):                                                # §3
     head, pos = _varint(data, pos)
     blob = data[pos:pos + (head >> 1)]
+    if head & 1 and blob[0] != 0x28:                                                    # §5.1.1
+        assert code_dict is not None, "a dictionary frame outside the Codes section"
+        blob = b"\x28\xb5\x2f\xfd" + blob
+        return zstandard.ZstdDecompressor(dict_data=code_dict()).decompress(blob), pos + (head >> 1)
     return (zstandard.ZstdDecompressor().decompress(blob) if head & 1 else blob), pos + (head >> 1)
+
+
+def _spec_code_dict(digest, level):
+    """Appendix C: the dictionary file of (Model_Digest, Level), checked against the spec's SHA-256."""
+    name = f"{digest.hex()}-q{level}.zdict"
+    row = re.search(rf"\| {level} \| \w+ \| `{digest.hex()}` \| `{name}` \| `([0-9a-f]{{64}})` \|", SPEC_TEXT)
+    assert row, f"formats/aez.md Appendix C lists no dictionary {name}"
+    data = (TRAINED / "codedicts" / name).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == row.group(1)
+    return zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_FULLDICT)
+
+
+def _bits(blob, start, count, bits):
+    """*count* numbers of *bits* bits from bit *start*, LSB-first (§5.2.1, §5.3.1)."""
+    stream = np.unpackbits(np.frombuffer(bytes(blob), np.uint8), bitorder="little")
+    return [sum(int(stream[start + i * bits + k]) << k for k in range(bits)) for i in range(count)]
+
+
+def _spec_names(blob, count):                                                          # §5.2, §5.2.1
+    if blob[0] != 0:
+        names, pos = [], 0
+        for _ in range(count):
+            n, pos = _varint(blob, pos)
+            names.append(bytes(blob[pos:pos + n]).decode("utf-8"))
+            pos += n
+        return names
+    ntok, pos = _varint(blob, 1)
+    template = []
+    for _ in range(ntok):
+        t, pos = _varint(blob, pos)
+        if t & 1:
+            template.append(t >> 1)
+        else:
+            template.append(bytes(blob[pos:pos + (t >> 1)]))
+            pos += t >> 1
+    columns = []
+    for _ in range(sum(isinstance(t, int) for t in template)):
+        mode = blob[pos]
+        base, pos = _varint(blob, pos + 1)
+        if mode & 1:
+            base = base >> 1 if base % 2 == 0 else -((base + 1) >> 1)
+        columns.append((mode & 1, mode >> 1, base))
+    at, values = 0, []
+    for delta, bits, base in columns:
+        u = _bits(blob[pos:], at, count, bits)
+        at += count * bits
+        v, prev = [], 0
+        for x in u:
+            prev = prev + base + x if delta else base + x
+            v.append(prev)
+        values.append(v)
+    names = []
+    for i in range(count):
+        it = iter(range(len(values)))
+        parts = []
+        for t in template:
+            if isinstance(t, bytes):
+                parts.append(t.decode("utf-8"))
+            else:
+                parts.append(str(values[next(it)][i]).rjust(t, "0"))
+        names.append("".join(parts))
+    return names
+
+
+def _spec_psnr(blob, count):                                                           # §5.3, §5.3.1
+    if len(blob) == count:
+        return list(bytes(blob))
+    base, bits = blob[0], blob[1]
+    return [base + u for u in _bits(blob[2:], 0, count, bits)]
 
 
 FRACTION = {1: 2.0, 2: 1.5, 3: 1.25, 4: 0.75, 5: 0.75, 6: 1.5, 7: 0.72, 8: 1.0, 9: 0.65}   # §4.3
@@ -196,7 +273,7 @@ def spec_decode_v2(data):
         offset, step, levels = _spec_grid(meta["calibration"], FRACTION[level])
         sample = 1 if levels.max() <= 256 else 2
     head, _ = _varint(data, pos)
-    blob, pos = _section(data, pos)                                                     # §5.1
+    blob, pos = _section(data, pos, lambda: _spec_code_dict(digest, level))             # §5.1
     if head & 1:
         codes = np.frombuffer(blob, "<u1" if sample == 1 else "<u2").reshape(latent, count).T
     else:
@@ -212,9 +289,14 @@ def spec_decode_v2(data):
     z = offset + codes.astype(np.float32) * step
     y = _spec_decoder(meta["decoder"], arrays, z)
     pixels = np.clip(np.rint(y * np.float32(255)), 0, 255).astype(np.uint8).reshape(count, 28, 28)
-    for flag in (0x01, 0x02, 0x10):                                                     # Names, Psnr, Verdicts
+    extras = {}
+    for flag, what in ((0x01, "names"), (0x02, "psnr"), (0x10, "verdicts")):
         if flags & flag:
-            _, pos = _section(data, pos)
+            extras[what], pos = _section(data, pos)
+    if "names" in extras:
+        SPEC_EXTRAS["names"] = _spec_names(extras["names"], count)
+    if "psnr" in extras:
+        SPEC_EXTRAS["psnr"] = _spec_psnr(extras["psnr"], count)
     if flags & 0x04:                                                                    # §5.6 Raw
         n, pos = _varint(data, pos)
         index, at = [], -1
@@ -233,7 +315,14 @@ def spec_decode_v2(data):
 @pytest.mark.parametrize("name", sorted(MANIFEST["valid"]))
 def test_independent_decoder_from_the_spec(name):
     """Every valid vector, decoded from the spec with numpy alone, gives its expected pixels."""
-    got = spec_decode((VECTORS / f"{name}.aez").read_bytes())
+    SPEC_EXTRAS.clear()
+    data = (VECTORS / f"{name}.aez").read_bytes()
+    got = spec_decode(data)
+    ref = archive.read(data)   # the names and Psnr the spec gives are the ones aezip reads
+    if "names" in SPEC_EXTRAS:
+        assert SPEC_EXTRAS["names"] == list(ref.names)
+    if "psnr" in SPEC_EXTRAS:
+        assert SPEC_EXTRAS["psnr"] == [int(v) for v in ref.psnr]
     want = np.load(VECTORS / f"{name}.expected.npy", allow_pickle=False)
     assert got.shape == want.shape
     # float32 sums in another order may move a pixel by one gray level, never more
