@@ -109,6 +109,30 @@ def v1_section(framed):
 
 # ---- the cases ------------------------------------------------------------------------------
 
+def tokenized_names(text, count):
+    """A stored tokenized Names section (§5.2.1): every name is *text* then its index, the
+    numbers a delta column of step 1 and 0 bits, so the section is tiny whatever *count* is."""
+    t = text.encode()
+    content = (bytes([v2.NAMES_TOKENIZED]) + varint(2) + varint(2 * len(t)) + t + varint(1)
+               + bytes([1]) + varint(2))   # Delta, 0 bits, base +1 (zigzag 2): 1, 2, 3, ...
+    return stored(content)
+
+
+def dict_codes(count, level=5):
+    """A Codes dictionary frame (§5.1.1) of *count* images whose codes are all 0."""
+    from aezip import codedicts
+    from aezip.zoo import ladder_row, get_codec_model
+    m = get_codec_model(ladder_row(level)[0])
+    d = codedicts.dictionary(m.digest, level)
+    coder = zstandard.ZstdCompressor(dict_data=d, write_dict_id=False, write_content_size=True, level=1)
+    size = count * m.latent_dim
+    obj, piece, parts = coder.compressobj(size=size), 1 << 22, []
+    for lo in range(0, size, piece):
+        parts.append(obj.compress(bytes(min(piece, size - lo))))
+    parts.append(obj.flush())
+    return zstd(b"".join(parts)[4:])
+
+
 def long_names(n, length=1024):
     """*n* distinct valid names of *length* UTF-8 bytes: four 200-byte folders and a file."""
     head = "/".join(c * 200 for c in "abcd") + "/"
@@ -138,6 +162,15 @@ def cases():
                                        names=zstd(frame(names_blob(f"{'n' * 50}{i:07d}.png" for i in range(MILLION))))),
                        ["info", "info -v", "info -v --json", "test", "show"],
                        "10^6 images at quality 9 (128 MB of codes) and 63 MB of names: 192 MiB held, the §7 limit"),
+        "names-tokenized-1M": (lambda: v2_file(MILLION, zero_codes(MILLION), names=tokenized_names("n" * 50, MILLION)),
+                               named, "10^6 images, a 60-byte tokenized Names section that makes 10^6 names "
+                                      "(58 MB as a plain list, under the 64 MiB limit)"),
+        "names-tokenized-claim-1G": (lambda: v2_file(MILLION, zero_codes(MILLION),
+                                                     names=tokenized_names("n" * 1000, MILLION)),
+                                     named, "10^6 images, a 1 KB tokenized Names section whose names would "
+                                            "take 1 GB (over the 64 MiB limit)"),
+        "dict-codes-1M": (lambda: v2_file(MILLION, dict_codes(MILLION)),
+                          every, "10^6 images of all-zero codes as a Codes dictionary frame (§5.1.1)"),
         "raw-claim-784M": (lambda: v2_file(MILLION, zero_codes(MILLION),
                                            raw=raw_part(list(range(MILLION)), zstd(repeated_frame(0, MILLION * 784)))),
                            every, "a Raw section of 10^6 copies (784 MB of zeros) in a small file"),

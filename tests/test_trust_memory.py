@@ -31,10 +31,13 @@ QUICK = [
     ("v1-zero-codes-1M", "extract npy", 0),
     ("names-1M", "info", 0),                   # 10^6 distinct names, 63 MB
     ("long-names-65k", "info -v", 0),          # 65,000 names of 1,024 bytes
+    ("names-tokenized-1M", "info -v", 0),      # a 60-byte Names section that makes 10^6 names
+    ("names-tokenized-claim-1G", "test", 1),   # ... that would make 1 GB of them: refused
+    ("dict-codes-1M", "test", 0),              # a dictionary frame of 10^6 images' codes
 ]
 FULL = [(case, command) for case, (_, commands, _) in CASES.items() for command in commands
         if (case, command) not in {(c, m) for c, m, _ in QUICK}]
-REFUSED = {"names-claim-1G", "v1-names-claim-4G", "raw-claim-784M", "v1-raw-claim-784M"}
+REFUSED = {"names-tokenized-claim-1G", "names-claim-1G", "v1-names-claim-4G", "raw-claim-784M", "v1-raw-claim-784M"}
 
 
 @pytest.fixture(scope="module")
