@@ -35,6 +35,12 @@ version 1 files (still read).  Kinds of input, in turn:
                '..', duplicates under NFC + case folding, a file that is also a folder)
   table        a custom quantization table (level 0) with extreme rows (3e38, 1e-45,
                inf, NaN, 0, negative steps), the CRC fixed
+  dict         a wrong Codes dictionary frame (§5.1.1): mutated codes (often another
+               length) coded with the right dictionary, the codes with another level's
+               dictionary, or the frame's own bytes mutated
+  tokens       a tokenized Names section (§5.2.1) of names that share a template but
+               collide, overflow their width or number too few or too many, often with a
+               few bytes mutated
 """
 
 import argparse
@@ -53,11 +59,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import aezip  # noqa: E402
-from aezip import archive, container, container_v2 as v2  # noqa: E402
+from aezip import archive, codedicts, container, container_v2 as v2  # noqa: E402
 from aezip.errors import BadAezFile, UnknownModel  # noqa: E402
 from aezip.idx import read_idx  # noqa: E402
 
-KINDS = ["random", "flip", "flip-nocrc", "cut", "header", "section", "varint", "names", "table"]
+KINDS = ["random", "flip", "flip-nocrc", "cut", "header", "section", "varint", "names", "table", "dict", "tokens"]
 # (offset, struct format) of the fixed-header fields worth lying about
 FIELDS = [(5, "<B"), (6, "<B"), (7, "<B"), (8, "<Q"), (16, "<I"), (20, "<H"), (22, "<H"),
           (24, "<H"), (26, "<B"), (27, "<B")]
@@ -100,6 +106,8 @@ def seed_archives():
         aezip.AezCompressor(5, step=0.9).compress(x[:6]),                  # level 0: a stored table
         aezip.AezCompressor(5, step=0.01).compress(x[:2]),                 # a 2-byte custom table
         aezip.compress(np.concatenate([x[:4], noise]), names=[f"{i}.png" for i in range(8)]),  # verdicts
+        aezip.compress(x[:30], names=[f"{i % 10}/{3 * i:05d}.png" for i in range(30)]),  # like samples/digits
+        aezip.compress(x[:1], quality=9, names=["d.png"]),
     ]
     if has_pixel_mode():
         seeds += [aezip.compress(x[:6], lossless=True), aezip.compress(x[:2], names=["a.png", "b/c.png"], lossless=True)]
@@ -168,10 +176,14 @@ def mutate_bytes(rng, b, k):
 def make_input(rng, kind, seeds, spans):
     j = int(rng.integers(len(seeds)))
     src = seeds[j]
-    if kind in ("varint", "names", "table") or (kind in ("header", "section") and spans[j][0] == "v2"):
+    if kind in ("varint", "names", "table", "dict", "tokens") or (kind in ("header", "section") and spans[j][0] == "v2"):
         v2_seeds = [i for i in range(len(seeds)) if spans[i][0] == "v2"]
         if kind == "table":
             v2_seeds = [i for i in v2_seeds if seeds[i][6] & v2.LEVEL_MASK == 0 and not seeds[i][5] & v2.FLAG_PIXELS]
+        elif kind == "dict":
+            v2_seeds = [i for i in v2_seeds if has_dict_frame(seeds[i])]
+        elif kind == "tokens":
+            v2_seeds = [i for i in v2_seeds if seeds[i][5] & v2.FLAG_NAMES]
         j = v2_seeds[int(rng.integers(len(v2_seeds)))]
         return make_v2_input(rng, kind, seeds[j], spans[j])
     if kind == "random":
@@ -252,6 +264,10 @@ def make_v2_input(rng, kind, src, where):
                 else float(np.float32(rng.normal(0, 10.0 ** int(rng.integers(-3, 6)))))
             struct.pack_into("<f", body, end + 3 + 8 * d + 4 * part, v)
         return fix_crc(body)
+    if kind == "dict":
+        return _dict_input(rng, src)
+    if kind == "tokens":
+        return _tokens_input(rng, src)
     if kind == "names":
         if not src[5] & v2.FLAG_NAMES:
             return make_v2_input(rng, "section", src, where)
@@ -275,6 +291,48 @@ def make_v2_input(rng, kind, src, where):
     plain = archive.section_data(src, index)
     plain = mutate_bytes(rng, plain, int(rng.integers(1, 5))) if rng.random() < 0.9 else plain
     return _resection(rng, src, index, plain)
+
+
+def has_dict_frame(data):
+    """Whether a version 2 file's Codes section is a dictionary frame (§5.1.1)."""
+    _, start, end, method = archive.section_layout(data)[0]
+    return method == v2.ZSTD and codedicts.is_dict_frame(data[start:end])
+
+
+def _dict_input(rng, src):
+    """A Codes dictionary frame (§5.1.1) that is wrong: built from mutated codes (often of
+    another length), with another level's dictionary, or with its own bytes mutated."""
+    h = archive.read(src)._v2.header
+    plain = archive.section_data(src, 0)
+    pick = rng.random()
+    if pick < 0.4:
+        frame = codedicts.dict_frame(mutate_bytes(rng, plain, int(rng.integers(1, 4))), h.model_digest, h.level)
+    elif pick < 0.6:
+        other = [e for k, e in sorted(codedicts.manifest().items()) if k != codedicts.key(h.model_digest, h.level)]
+        e = other[int(rng.integers(len(other)))]
+        frame = codedicts.dict_frame(plain, bytes.fromhex(e["model_digest"]), e["level"])
+    else:
+        frame = None
+    if frame is None:   # also when the level has no dictionary
+        _, start, end, _ = archive.section_layout(src)[0]
+        frame = mutate_bytes(rng, src[start:end], int(rng.integers(1, 4)))
+    return archive.replace_section(src, 0, frame, v2.ZSTD)
+
+
+def _tokens_input(rng, src):
+    """A tokenized Names section (§5.2.1) that is wrong: the layout of names that share a
+    template but collide, overflow or count wrong, then often with a few bytes mutated."""
+    count = archive.read(src).count
+    n = count if rng.random() < 0.8 else int(rng.integers(0, 2 * count + 2))
+    width = int(rng.integers(1, 10))
+    top = min(10 ** width, 1 << 31)
+    values = rng.integers(0, top, n) if rng.random() < 0.5 else np.arange(n) * int(rng.integers(0, 3))
+    dirs = rng.integers(0, int(rng.integers(1, 12)), n)
+    names = [f"{d}/{v:0{width}d}.png" for d, v in zip(dirs, values)] or ["0/0.png"]
+    blob = v2.names_tokenized(names) or v2.names_blob(names)
+    if rng.random() < 0.6:
+        blob = blob[:1] + mutate_bytes(rng, blob[1:], int(rng.integers(1, 4)))
+    return _resection(rng, src, 1, blob)
 
 
 def _resection(rng, src, index, plain):

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import aezip
-from aezip import archive, container, container_v2
+from aezip import archive, codedicts, container, container_v2
 from aezip.errors import BadAezFile, UnknownModel
 from aezip.idx import read_idx
 
@@ -34,6 +34,7 @@ def _seeds():
         aezip.compress(x[:10]),
         aezip.compress(x[:10], names=names, min_psnr=20),
         aezip.compress(x[:3], quality=9, min_psnr=18),
+        aezip.compress(x[:30], names=[f"{i % 10}/{3 * i:05d}.png" for i in range(30)]),   # dictionary frame, tokenized names
     ]
 
 
@@ -116,6 +117,54 @@ def test_reframed_sections(which, section, data):
         _contract(archive.replace_section(src, index, frame, container_v2.ZSTD))
     else:
         _contract(archive.replace_section(src, index, bytes(plain), container_v2.STORED))
+
+
+DICT_SEED = SEEDS[3]
+
+
+def test_dict_seed_has_the_new_layouts():
+    """The seed the two tests below mutate holds a Codes dictionary frame (§5.1.1) and
+    tokenized Names (§5.2.1)."""
+    _, start, end, method = archive.section_layout(DICT_SEED)[0]
+    assert method == container_v2.ZSTD and codedicts.is_dict_frame(DICT_SEED[start:end])
+    _, start, _, method = archive.section_layout(DICT_SEED)[1]
+    assert method == container_v2.STORED and DICT_SEED[start] == container_v2.NAMES_TOKENIZED
+
+
+@SETTINGS
+@given(st.data())
+def test_wrong_dictionary_frames(data):
+    """A Codes dictionary frame of mutated codes, of the codes under another level's
+    dictionary, or with its own bytes changed."""
+    h = archive.read(DICT_SEED)._v2.header
+    plain = bytearray(archive.section_data(DICT_SEED, 0))
+    how = data.draw(st.sampled_from(["codes", "level", "bytes"]))
+    if how == "codes":
+        i = data.draw(st.integers(0, len(plain)))
+        plain[i:i + data.draw(st.integers(0, 9))] = data.draw(st.binary(max_size=9))
+        frame = codedicts.dict_frame(bytes(plain), h.model_digest, h.level)
+    elif how == "level":
+        other = data.draw(st.sampled_from([e for k, e in sorted(codedicts.manifest().items())
+                                           if k != codedicts.key(h.model_digest, h.level)]))
+        frame = codedicts.dict_frame(bytes(plain), bytes.fromhex(other["model_digest"]), other["level"])
+    else:
+        _, start, end, _ = archive.section_layout(DICT_SEED)[0]
+        frame = bytearray(DICT_SEED[start:end])
+        frame[data.draw(st.integers(0, len(frame) - 1))] = data.draw(st.integers(0, 255))
+    _contract(archive.replace_section(DICT_SEED, 0, bytes(frame), container_v2.ZSTD))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 10**9 - 1)), min_size=0, max_size=60),
+       st.integers(1, 9), st.binary(max_size=6), st.integers(0, 200))
+def test_tokenized_names(names, width, noise, at):
+    """Tokenized Names that share a template but collide, overflow their width or number
+    too few or too many, sometimes with bytes changed."""
+    text = [f"{d}/{v % 10 ** width:0{width}d}.png" for d, v in names] or ["a"]
+    blob = container_v2.names_tokenized(text) or container_v2.names_blob(text)
+    at = 1 + at % len(blob)
+    blob = blob[:at] + noise + blob[at + len(noise) // 2:]
+    _contract(archive.replace_section(DICT_SEED, 1, blob, container_v2.STORED))
 
 
 def test_unknown_model_only_for_well_formed_files():
