@@ -27,7 +27,9 @@ SETTINGS = [
     ("level 3, block per dimension", 3, True),
     ("btopt search 1 min-match 5, block per dimension",
      dict(container.CODE_PARAMS, strategy=zs.STRATEGY_BTOPT, min_match=5), True),
-    ("btultra search 1 min-match 6, block per dimension (aezip)", container.CODE_PARAMS, True),
+    ("btultra search 1 min-match 6 window 19, block per dimension (aezip until 2026-12-02)",
+     dict(container.CODE_PARAMS, window_log=19), True),
+    ("btultra search 1 min-match 6 window 14, block per dimension (aezip)", container.CODE_PARAMS, True),
 ]
 
 
