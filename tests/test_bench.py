@@ -116,6 +116,26 @@ def test_unavailable_codec_is_a_note_not_a_crash(tmp_path, monkeypatch):
     assert "Skipped:" in m.read_text()
 
 
+def test_jpegxl_is_a_note_without_imagecodecs(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)
+    j = tmp_path / "b.json"
+    assert run(IDX100, "--only", "jpegxl,gzip", "--nondigits", 0, "--json", j) == 0
+    doc = json.loads(j.read_text())
+    assert [r["codec"] for r in doc["rows"]] == ["gzip"]
+    assert any("JPEG XL" in n and "pip install imagecodecs" in n for n in doc["notes"])
+
+
+def test_jpegxl_lossless_row_is_exact_and_counts_every_file(tmp_path):
+    imagecodecs = pytest.importorskip("imagecodecs", reason="JPEG XL needs imagecodecs (pip install '.[bench]')")
+    j = tmp_path / "b.json"
+    assert run(IDX100, "--only", "jpegxl", "--nondigits", 0, "--subset", 0, "--json", j) == 0
+    (row,) = json.loads(j.read_text())["rows"]
+    x = read_idx(IDX100)
+    files = [imagecodecs.jpegxl_encode(im, lossless=True, effort=9) for im in x]
+    assert row["exact"] is True and row["images"] == len(x)
+    assert row["total_bytes"] == sum(map(len, files))
+
+
 def test_skipped_file_in_a_folder_warns_with_exit_2(tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()

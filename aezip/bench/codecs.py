@@ -147,6 +147,33 @@ class _Pillow(_Codec):
         return out
 
 
+class _JpegXL(_Codec):
+    """JPEG XL lossless, one file per image, through imagecodecs (its bundled libjxl):
+    `pip install '.[bench]'`."""
+    name, family, label, unit, lossless, slow = "jpegxl", "lossless", "JPEG XL lossless", "file per image", True, True
+
+    def settings(self):
+        return [("effort 9", {"effort": 9})]
+
+    def missing(self):
+        try:
+            import imagecodecs
+        except ImportError:
+            return "not installed (pip install imagecodecs, or aezip[bench])"
+        if not imagecodecs.JPEGXL.available:
+            return f"this imagecodecs ({imagecodecs.__version__}) has no JPEG XL"
+        return None
+
+    def encode(self, images, params):
+        import imagecodecs
+        return [bytes(imagecodecs.jpegxl_encode(im, lossless=True, effort=params["effort"])) for im in images]
+
+    def decode(self, files, params, count):
+        import imagecodecs
+        return np.stack([np.asarray(imagecodecs.jpegxl_decode(f), np.uint8).reshape(28, 28) for f in files]) \
+            if files else np.zeros((0, 28, 28), np.uint8)
+
+
 class _Aezip(_Codec):
     """Every quality level of zoo.LADDER, through AezCompressor / AezDecompressor: the
     archive `aezip compress` writes, stored names and source form included."""
@@ -290,6 +317,7 @@ def _codecs():
         _Pillow("png", "lossless", "PNG", "PNG", None, None, {"compress_level": 6}),
         _Pillow("webp-lossless", "lossless", "WebP lossless", "WEBP", "webp", None,
                 {"lossless": True, "quality": 100, "method": 6}, slow=True),
+        _JpegXL(),
         _Pillow("jpeg", "lossy", "JPEG (grayscale, optimized)", "JPEG", "jpg", JPEG_QUALITIES, {"optimize": True}),
         _Pillow("webp", "lossy", "WebP lossy", "WEBP", "webp", WEBP_QUALITIES, {"method": 6}, slow=True),
         _Pillow("avif", "lossy", "AVIF", "AVIF", "avif", AVIF_QUALITIES, {}, slow=True),
