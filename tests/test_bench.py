@@ -239,3 +239,15 @@ def test_mnist_test_set_stream_sizes_match_independent_figures(mnist_dir):
     got = {r.codec: r.bytes_per_image for r in rep.rows}
     assert got["gzip"] == pytest.approx(160.2, rel=0.01)       # PEERS.md, measured independently
     assert got["bzip2"] == pytest.approx(138.6, rel=0.01)
+
+
+def test_findings_name_a_row_once_when_its_setting_is_in_its_label():
+    from aezip.bench.findings import _name
+    from aezip.bench.runner import Row
+
+    def row(label, setting):
+        return Row("lossless", "c", label, setting, "archive", 1, 1, 1.0, 784.0, 1.0, None, 1.0, 1.0, 1.0, True)
+
+    assert _name(row("aezip lossless", "lossless")) == "aezip lossless"
+    assert _name(row("xz -9e (one stream)", "default")) == "xz -9e default (one stream)"
+    assert _name(row("JPEG (grayscale, optimized)", "q=5")) == "JPEG q=5 (grayscale, optimized)"

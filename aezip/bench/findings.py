@@ -44,7 +44,8 @@ def _interp_bytes(front, target):
 def _name(r):
     """'xz -9e (one stream)', 'JPEG q=5 (grayscale, optimized)': the setting before any parenthesis."""
     head, paren, tail = r.label.partition(" (")
-    return f"{head} {r.setting}".strip() + (f" ({tail}" if paren else "")
+    setting = "" if r.setting in head.split() else r.setting  # 'aezip lossless', not '... lossless lossless'
+    return f"{head} {setting}".strip() + (f" ({tail}" if paren else "")
 
 
 def _at(r):
