@@ -102,16 +102,17 @@ def main():
               "| budget | PSNR goal | PCA + zstd anchor | best measured point | quality level | goal |",
               "|---|---|---|---|---|---|"]
     for budget, goal, anchor in BUDGETS:
-        within = [(p, b, m, f) for (m, f), (b, p) in points.items() if b <= budget]
+        within = [(p, b, f"{m} step {f:.4g}") for (m, f), (b, p) in points.items() if b <= budget]
+        within += [(p, b, f"quality {q}") for q, (b, p) in levels.items() if b <= budget]
         if not within:
             lines.append(f"| ≤ {budget} B/image | ≥ {goal} dB | {anchor} | none | - | not met |")
             continue
-        p, b, m, f = max(within)
+        p, b, what = max(within, key=lambda t: (t[0], -t[1]))  # best PSNR, then fewest bytes
         fits = [q for q, (b_q, _) in levels.items() if b_q <= budget]
         best_level = max(fits, key=lambda q: levels[q][1], default=None)
         lvl = "-" if best_level is None else (
             f"{best_level} ({levels[best_level][0]:.2f} B, {levels[best_level][1]:.2f} dB)")
-        lines.append(f"| ≤ {budget} B/image | ≥ {goal} dB | {anchor} | {m} step {f:.4g}: {b:.2f} B, {p:.2f} dB "
+        lines.append(f"| ≤ {budget} B/image | ≥ {goal} dB | {anchor} | {what}: {b:.2f} B, {p:.2f} dB "
                      f"| {lvl} | {'met' if p >= goal else f'NOT met ({p:.2f} dB)'} |")
     lines += ["", "## Decode speed through the API", "", "| model | images/s |", "|---|---|"]
     lines += [f"| {m} | {s:,.0f} |" for m, s in speeds.items()]
