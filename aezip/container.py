@@ -61,10 +61,13 @@ ZSTD_LEVEL = 19         # Names, Psnr and Raw sections
 # values get their own Huffman table.  Measured on the MNIST test set's codes
 # (scripts/zstd_sweep.py, bench/zstd.md): within 1% of level 19 (one block per dimension)
 # at every quality level and smaller at most, in a third to a fifth of its time.
-# A 16 KB window (window_log 14, since 2026-12-03; 19 before) is smaller at 8 of 9 levels
-# (q5: 68,166 -> 68,102 bytes): matches come from the same dimension's recent values.
+# The window follows a dimension's row of codes (code_window_log): 16 KB (window_log 14)
+# up to 16,384 bytes per row, i.e. the 10,000 test images (smaller than 19 at 8 of 9
+# levels; q5: 68,166 -> 68,102 bytes), then the row's size rounded up to a power of two,
+# at most 128 KB (60,000 training images at q5: 406,435 bytes with 14, 404,024 with 16).
 CODE_PARAMS = dict(strategy=zstandard.STRATEGY_BTULTRA, window_log=14, chain_log=16, hash_log=17,
                    search_log=1, min_match=6, target_length=64)
+CODE_WINDOW_LOGS = (14, 17)  # the least and the most window_log of the Codes section
 CODE_BLOCK_MIN = 4096   # bytes of codes per zstd block at least (see code_frame)
 PSNR_UNIT = 0.5         # Psnr section: dB per step of the stored byte
 PSNR_EXACT = 255        # the byte value meaning "reconstructs exactly" (infinite PSNR)
@@ -132,9 +135,18 @@ def code_frame(rows):
     least CODE_BLOCK_MIN bytes (10,000 images: one dimension per block; 100 images of 32 codes: one block).
     """
     rows = np.ascontiguousarray(rows)
-    params = zstandard.ZstdCompressionParameters(write_checksum=0, write_content_size=1, **CODE_PARAMS)
+    window_log = code_window_log(rows[0].nbytes if len(rows) else 0)
+    params = zstandard.ZstdCompressionParameters(write_checksum=0, write_content_size=1,
+                                                 **dict(CODE_PARAMS, window_log=window_log))
     per_block = max(1, -(-CODE_BLOCK_MIN // max(1, rows[0].nbytes))) if len(rows) else 1
     return blocked_frame(zstandard.ZstdCompressor(compression_params=params), rows, per_block)
+
+
+def code_window_log(row_bytes):
+    """zstd window_log of the Codes section for rows of *row_bytes* bytes: the row's size
+    rounded up to a power of two, within CODE_WINDOW_LOGS (scripts/zstd_sweep.py measures it)."""
+    low, high = CODE_WINDOW_LOGS
+    return min(high, max(low, (max(1, row_bytes) - 1).bit_length()))
 
 
 def blocked_frame(compressor, rows, rows_per_block):

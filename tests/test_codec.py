@@ -287,3 +287,20 @@ def test_every_codec_model_works_by_name_through_api_and_cli(name, digits, tmp_p
                     "-q", "--no-check"]) == 0
     assert aezip.read_header((tmp_path / "m.aez").read_bytes()).model_name == name
     assert cli.run(["test", str(tmp_path / "m.aez")]) == 0
+
+
+def test_the_codes_window_grows_with_a_dimension_row():
+    """Codes section: a 16 KB window up to 16,384 codes per dimension, then the row's size
+    rounded up to a power of two, at most 128 KB (container.code_window_log)."""
+    import zstandard
+
+    from aezip import container
+
+    assert [container.code_window_log(n) for n in (1, 10_000, 16_384, 16_385, 60_000, 70_000, 10**6)] == \
+        [14, 14, 14, 15, 16, 17, 17]
+    # rows whose second half repeats the first 20,000 bytes back: only a window over 16 KB sees it
+    half = np.random.default_rng(0).integers(0, 256, (2, 20_000), dtype=np.uint8)
+    rows = np.ascontiguousarray(np.concatenate([half, half], axis=1))
+    frame = container.code_frame(rows)
+    assert zstandard.ZstdDecompressor().decompress(frame) == rows.tobytes()
+    assert len(frame) < 0.6 * rows.nbytes
