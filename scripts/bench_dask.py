@@ -239,8 +239,9 @@ def write_report(args, n, api_bytes, api_psnr, results, sizes, load, versions):
     if len(sizes) > 1:
         fixed = (sizes[min(sizes)] - sizes[max(sizes)]) / (-(-n // min(sizes)) - -(-n // max(sizes)))
         limit = fixed / (0.03 * len(api_bytes) / n)
-        lines += ["", f"Each chunk costs about {fixed:,.0f} bytes on top of its images (the header and quantization "
-                  "table, and one zstd block with its own Huffman table per code dimension), so chunks of "
+        lines += ["", f"Each chunk costs about {fixed:,.0f} bytes on top of its images (its header and section "
+                  "lengths, one zstd block with its own Huffman table per code dimension, and the matches "
+                  "zstd cannot take across chunks), so chunks of "
                   f"fewer than about {limit:,.0f} images cost more than 3 % over one file."]
     lines += [
         "",
