@@ -65,9 +65,9 @@ ZSTD_LEVEL = 19         # Names, Psnr and Raw sections
 # up to 16,384 bytes per row, i.e. the 10,000 test images (smaller than 19 at 8 of 9
 # levels; q5: 68,166 -> 68,102 bytes), then the row's size rounded up to a power of two,
 # at most 128 KB (60,000 training images at q5: 406,435 bytes with 14, 404,024 with 16).
-CODE_PARAMS = dict(strategy=zstandard.STRATEGY_BTULTRA, window_log=14, chain_log=16, hash_log=17,
-                   search_log=1, min_match=6, target_length=64)
 CODE_WINDOW_LOGS = (14, 17)  # the least and the most window_log of the Codes section
+CODE_PARAMS = dict(strategy=zstandard.STRATEGY_BTULTRA, window_log=CODE_WINDOW_LOGS[0], chain_log=16,
+                   hash_log=17, search_log=1, min_match=6, target_length=64)  # window_log: see code_window_log
 CODE_BLOCK_MIN = 4096   # bytes of codes per zstd block at least (see code_frame)
 PSNR_UNIT = 0.5         # Psnr section: dB per step of the stored byte
 PSNR_EXACT = 255        # the byte value meaning "reconstructs exactly" (infinite PSNR)
@@ -135,10 +135,10 @@ def code_frame(rows):
     least CODE_BLOCK_MIN bytes (10,000 images: one dimension per block; 100 images of 32 codes: one block).
     """
     rows = np.ascontiguousarray(rows)
-    window_log = code_window_log(rows[0].nbytes if len(rows) else 0)
+    row_bytes = rows[0].nbytes if len(rows) else 0
     params = zstandard.ZstdCompressionParameters(write_checksum=0, write_content_size=1,
-                                                 **dict(CODE_PARAMS, window_log=window_log))
-    per_block = max(1, -(-CODE_BLOCK_MIN // max(1, rows[0].nbytes))) if len(rows) else 1
+                                                 **dict(CODE_PARAMS, window_log=code_window_log(row_bytes)))
+    per_block = max(1, -(-CODE_BLOCK_MIN // max(1, row_bytes))) if len(rows) else 1
     return blocked_frame(zstandard.ZstdCompressor(compression_params=params), rows, per_block)
 
 
