@@ -50,6 +50,12 @@ def compress(setting, rows, per_dim):
     return container.blocked_frame(compressor, rows, 1 if per_dim else len(rows))
 
 
+def code_rows(comp, images):
+    """The quantized codes of *images* at *comp*'s level, dimension-major, as the Codes section holds them."""
+    codes = comp.grid.quantize(comp.model.encode(images))
+    return np.ascontiguousarray(codes.astype("<u1" if comp.grid.sample_size == 1 else "<u2").T)
+
+
 def window_table(test, train):
     sets = [("test, first 1,000", test[:1000]), ("test", test), ("train", train),
             ("train + test", np.concatenate([train, test]))]
@@ -58,8 +64,7 @@ def window_table(test, train):
     for q in WINDOW_QUALITIES:
         c = AezCompressor(q)
         for label, images in sets:
-            codes = c.grid.quantize(c.model.encode(images))
-            rows = np.ascontiguousarray(codes.astype("<u1" if c.grid.sample_size == 1 else "<u2").T)
+            rows = code_rows(c, images)
             pick = container.code_window_log(rows[0].nbytes)
             sizes = {w: len(compress(dict(container.CODE_PARAMS, window_log=w), rows, True)) for w in WINDOW_LOGS}
             if rows[0].nbytes >= container.CODE_BLOCK_MIN:  # code_frame's blocks: one row each
@@ -82,9 +87,7 @@ def main(argv=None):
     totals = np.zeros((len(SETTINGS), 2))
     for q in sorted(zoo.LADDER):
         c = AezCompressor(q)
-        codes = c.grid.quantize(c.model.encode(images))
-        dtype = "<u1" if c.grid.sample_size == 1 else "<u2"
-        rows = np.ascontiguousarray(codes.astype(dtype).T)
+        rows = code_rows(c, images)
         cells = []
         for i, (_, setting, per_dim) in enumerate(SETTINGS):
             best = 1e9
