@@ -33,18 +33,13 @@ BUDGETS = [(4, 17, "≈ 14.6 dB"), (8, 20, "≈ 17.4 dB"), (16, 24, "≈ 20.0 dB
 
 def point(model, fraction, x):
     """A custom step: the archive stores its quantization table (quality 0)."""
-    return _measure(AezCompressor(model=model, step=fraction), x)
+    return measure(*AezCompressor(model=model, step=fraction).compress_archive(x), len(x))
 
 
-def level_point(quality, x):
-    """A quality level: the archive names the level, so it stores no table."""
-    return _measure(AezCompressor(quality=quality), x)
-
-
-def _measure(comp, x):
-    data, scores = comp.compress_archive(x)
+def measure(data, scores, n):
+    """(bytes per image, PSNR in dB) of an archive of *n* images and its per-image PSNRs."""
     mse = np.where(np.isinf(scores), 0.0, 10.0 ** (-np.asarray(scores, np.float64) / 10)).mean()
-    return len(data) / len(x), (math.inf if mse == 0 else 10 * math.log10(1 / mse))
+    return len(data) / n, (math.inf if mse == 0 else 10 * math.log10(1 / mse))
 
 
 def decode_speed(data, n, repeat=3):
@@ -67,6 +62,9 @@ def main():
     names = a.models or [n for n, c in zoo.cards().items() if c.get("codec") and not c.get("retired")]
     ladder_models = {m for m, _ in zoo.LADDER.values()}
     names = sorted(set(names) | ladder_models)
+    # a quality level's archive names the level, so it stores no table
+    archives = {q: AezCompressor(quality=q).compress_archive(x) for q in sorted(zoo.LADDER)}
+    levels = {q: measure(data, scores, len(x)) for q, (data, scores) in archives.items()}
     points = {}
     speeds = {}
     for name in names:
@@ -77,8 +75,8 @@ def main():
             print(f"{name} step {f:.4g}: {points[name, round(f, 6)][0]:.3f} B/image "
                   f"{points[name, round(f, 6)][1]:.2f} dB", flush=True)
         q = next((q for q, (m, _) in sorted(zoo.LADDER.items()) if m == name), None)
-        comp = AezCompressor(quality=q) if q else AezCompressor(model=name, step=1.0)
-        speeds[name] = decode_speed(comp.compress(x), len(x))
+        data = archives[q][0] if q else AezCompressor(model=name, step=1.0).compress(x)
+        speeds[name] = decode_speed(data, len(x))
 
     lines = ["# Quality ladder: bytes per image and PSNR of every model and step",
              "",
@@ -86,14 +84,14 @@ def main():
              "Bytes/image = the whole .aez file written by `aezip.compress` (header, zstd-coded codes, the",
              "per-image Psnr section) / 10,000: at a quality level as `--quality` writes it; at any other",
              "(model, step) as `--model --step` writes it, with its quantization table in the header.",
-             "PSNR = 10·log10(1/MSE) over all pixels of what `aezip.decompress` returns. Decode speed: `aezip.decompress` of the whole file, numpy, best of 3, "
+             "PSNR = 10·log10(1/MSE) over all pixels of what `aezip.decompress` returns. "
+             "Decode speed: `aezip.decompress` of the whole file, numpy, best of 3, "
              f"{os.cpu_count()} CPUs ({platform.machine()}, shared with other jobs while measured).",
              "",
              "## Quality levels (`aezip.zoo.LADDER`)",
              "",
              "| quality | model | step (× trained step or × code std) | bytes/image | PSNR |",
              "|---|---|---|---|---|"]
-    levels = {q: level_point(q, x) for q in sorted(zoo.LADDER)}
     for q, (m, f) in sorted(zoo.LADDER.items()):
         b, p = levels[q]
         star = " (default)" if q == zoo.DEFAULT_QUALITY else ""
