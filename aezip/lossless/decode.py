@@ -18,7 +18,7 @@ from .layout import (
     groups_of,
     round_layout,
 )
-from .model import TOTAL, load_default
+from .model import TOTAL, Evaluator, load_default
 from .pool import _map, _workers
 from .rans import Decoder, RansError
 from .tables import _interior, _model_rows, _Tables
@@ -57,26 +57,29 @@ def _decode_model_chunk(tab, body, m, version):
 def _decode_round(tab, dec, n, lanes):
     """One round of n images of a model chunk: the hot loop, kept flat.
 
-    The image is held position-major (padded pixels x images) so that a position's window
-    is a few contiguous rows.  The model runs once per position over the whole round; the
-    coder then decodes each step group by group (group g: the round's images
-    g * lanes .. on lanes 0 ..).
+    The image is held position-major (padded pixels x images, uint8) so that a position's
+    window is a few contiguous rows.  The model runs once per position over the whole round
+    (its scratch buffers allocated once); the coder then decodes each step group by group
+    (group g: the round's images g * lanes .. on lanes 0 ..).
     """
     model = tab.model
     npx = model.height * model.width
-    rec = np.zeros((model.padded_shape[0] * model.padded_shape[1], n), np.float64)
+    rec = np.zeros((model.padded_shape[0] * model.padded_shape[1], n), np.uint8)
+    window = np.empty((model.window.shape[0], n), np.uint8)
+    ev = Evaluator(model, n)
     gather, where = model.gather, _interior(model)
     groups = groups_of(n, lanes)
     starts = [a for a, _ in groups]
     rowof = np.full(n, -1, np.intp)
     zero = np.empty(n, bool)
-    centres = tab.centres.astype(np.float64)
+    f0 = np.empty(n, np.int64)
     for p in range(npx):
-        feats = rec[gather[p]]  # (F, n)
-        act = feats.any(axis=0).nonzero()[0]
-        f0 = np.full(n, tab.gate0[p], np.int64)
+        np.take(rec, gather[p], axis=0, out=window)  # (F, n): the causal pixels
+        act = np.flatnonzero(window.max(axis=0))
+        f0.fill(tab.gate0[p])
+        h2 = None
         if act.size:
-            h2 = model.hidden(feats[:, act].T, p)
+            h2 = ev.hidden(window, act, p)
             f0[act] = model.gate_freq(h2)
         for a, b in groups:  # step 1: the gate, on every image
             x = dec.x[: b - a]
@@ -85,10 +88,10 @@ def _decode_round(tab, dec, n, lanes):
             z = slot < fa
             zero[a:b] = z
             dec.advance(slice(0, b - a), slot, np.where(z, 0, fa), np.where(z, fa, TOTAL - fa))
-        nz = (~zero).nonzero()[0]
+        nz = np.flatnonzero(~zero)
         if not nz.size:
             continue
-        hit, hv = _model_rows(rowof, act, h2 if act.size else None, nz)
+        hit, hv = _model_rows(rowof, act, h2, nz)
         cut = np.searchsorted(nz, starts).tolist() + [nz.size]
         if tab.k == 0:
             high = _decode_step(dec, tab.high_freqs(p, nz.size, hit, hv), nz, starts, cut)
@@ -96,7 +99,7 @@ def _decode_round(tab, dec, n, lanes):
             rec[where[p], nz] = 16 * high + low
         else:
             s = _decode_step(dec, tab.bin_rows(p, nz.size, hit, hv), nz, starts, cut)
-            rec[where[p], nz] = centres[s + 1]
+            rec[where[p], nz] = tab.centres[s + 1]
     return rec[where].T
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from ..container_v2 import write_varint
 from . import bins
 from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, chunk_spans, groups_of, round_layout
-from .model import TOTAL, load_default
+from .model import TOTAL, Evaluator, load_default
 from .pool import _map
 from .rans import Encoder
 from .tables import _interior, _model_rows, _Tables
@@ -37,23 +37,26 @@ def _symbol_tables(tab, images):
     sym = bins.to_bins(images.reshape(n, npx), tab.k).T  # (H*W, n)
     rec = np.zeros((model.padded_shape[0] * model.padded_shape[1], n), np.uint8)
     rec[_interior(model)] = tab.centres[sym]
+    window = np.empty((model.window.shape[0], n), np.uint8)
+    ev = Evaluator(model, n)
     steps = 2 if tab.k == 0 else 1
     gate_f = np.empty((npx, n), np.uint16)
     val_c = np.zeros((steps, npx, n), np.uint16)
     val_f = np.zeros((steps, npx, n), np.uint16)
     rowof = np.full(n, -1, np.intp)
     for p in range(npx):
-        feats = rec[model.gather[p]]  # (F, n)
-        act = feats.any(axis=0).nonzero()[0]
+        np.take(rec, model.gather[p], axis=0, out=window)  # (F, n): the causal pixels
+        act = np.flatnonzero(window.max(axis=0))
         gate_f[p] = tab.gate0[p]
+        h2 = None
         if act.size:
-            h2 = model.hidden(feats[:, act].T.astype(np.float64), p)
+            h2 = ev.hidden(window, act, p)
             gate_f[p, act] = model.gate_freq(h2)
         nz = sym[p].nonzero()[0]
         if not nz.size:
             continue
         v = sym[p, nz]
-        hit, hv = _model_rows(rowof, act, h2 if act.size else None, nz)
+        hit, hv = _model_rows(rowof, act, h2, nz)
         if tab.k == 0:
             high, low = v >> 4, v & 15
             picks = [_pick(tab.high_freqs(p, nz.size, hit, hv), high),

@@ -73,6 +73,7 @@ ARRAY_SPEC = (
 )
 ARRAY_NAMES = tuple(n for n, _ in ARRAY_SPEC)
 INT32_MAX = (1 << 31) - 1
+F32_EXACT = float(1 << 24)  # integers up to 2**24 are exact in float32
 
 # the bundled models' folder: the wheel's copy (aezip/trained) or the checkout's (trained/)
 DEFAULT_MODEL_PATH = trained_dir() / "pixel.npz"
@@ -116,6 +117,20 @@ class PixelModel:
         self.bf = A["bf"].astype(np.float64) * se
         self.wf3 = np.ascontiguousarray(self.wf.reshape(-1, 16, 16).transpose(1, 0, 2))  # (high, h2, low)
         self.bf2 = self.bf.reshape(16, 16)
+        # float32 copies for the two hidden layers.  float32 is exact too wherever every
+        # product and partial sum is an integer times 2**-WF below 2**24 in magnitude:
+        # layer 1 whenever its bound is (checked here, once); layer 2 per batch of rows,
+        # by a bound computed from the rows' own h1 (see Evaluator.hidden).
+        self.layer1_f32 = _layer1_bound(A) < F32_EXACT
+        self.w1_32 = self.w1.astype(np.float32)
+        self.p1_32 = self.p1.astype(np.float32)
+        self.w2_32 = self.w2.astype(np.float32)
+        self.b2_32 = self.b2.astype(np.float32)
+        self.w2_rowmax = np.abs(A["w2"]).max(axis=1).astype(np.float32)  # (H1,) integers
+        self.b2_absmax = float(np.abs(A["b2"]).max())
+        # a float32 sum of n nonnegative terms errs by less than a factor 1 + 2n * 2**-24: a
+        # bound computed in float32 below this limit is a true bound below 2**24
+        self.f32_limit = F32_EXACT * (1 - 2 * (A["w2"].shape[0] + 1) * 2.0**-24)
         self.sig = A["sig"]
         self.exp = A["exp"]
         self.pad_top = int(-self.window[:, 0].min())
@@ -159,7 +174,7 @@ class PixelModel:
         if A["exp"].size < 1 or A["exp"].min() < 1 or A["exp"].max() > (1 << 15):
             raise ValueError("pixel model value table leaves 1..2**15")
         # exactness bounds: every sum below 2**53 (here far below 2**40)
-        b1 = 255 * np.abs(A["w1"]).sum(0).max() + np.abs(A["p1"]).max()
+        b1 = _layer1_bound(A)
         b2 = HMAX * np.abs(A["w2"]).sum(0).max() + np.abs(A["b2"]).max()
         bo = HMAX * max(np.abs(A[w]).sum(0).max() for w in ("wc", "wf", "wg")) + max(
             np.abs(A[b]).max() for b in ("bc", "bf", "bg")
@@ -251,6 +266,65 @@ class PixelModel:
         zf = h2 @ self.wf
         zf += self.bf
         return self._exp_weights(zf.reshape(-1, 16, 16))
+
+
+class Evaluator:
+    """:meth:`PixelModel.hidden` for up to *n* rows at a time, with its scratch buffers
+    allocated once (a round's buffers are reused at every position) and float32 products
+    where they are exact.  The integers it gives are those of ``PixelModel.hidden``."""
+
+    def __init__(self, model, n):
+        self.model = model
+        f, h1 = model.w1.shape
+        h2 = model.w2.shape[1]
+        dt1 = np.float32 if model.layer1_f32 else np.float64
+        self.x = np.empty((f, n), dt1)
+        self.a1 = np.empty((n, h1), dt1)
+        self.bound = np.empty(n, np.float32)
+        self.a2_32 = np.empty((n, h2), np.float32)
+        self.h1_64 = np.empty((n, h1), np.float64)
+        self.h2 = np.empty((n, h2), np.float64)
+
+    def hidden(self, window, cols, pos):
+        """h2 (float64, integer valued), rows = *cols* of the causal pixels *window* (F, n)
+        at position *pos* (an int)."""
+        m = self.model
+        k = cols.size
+        x = self.x[:, :k]
+        x[...] = np.take(window, cols, axis=1)  # (F, k): taking columns, then one cast
+        a1 = self.a1[:k]
+        if m.layer1_f32:
+            np.matmul(x.T, m.w1_32, out=a1)
+            a1 += m.p1_32[pos]
+        else:
+            np.matmul(x.T, m.w1, out=a1)
+            a1 += m.p1[pos]
+        _clip_floor(a1, HMAX)
+        h2 = self.h2[:k]
+        if m.layer1_f32:  # layer 2's bound: sum_j h1_j max_k |w2_jk| + max |b2|, per row
+            bound = self.bound[:k]
+            np.matmul(a1, m.w2_rowmax, out=bound)
+            small = float(bound.max(initial=0.0)) + m.b2_absmax < m.f32_limit
+        else:
+            small = False
+        if small:
+            a2 = self.a2_32[:k]
+            np.matmul(a1, m.w2_32, out=a2)
+            a2 += m.b2_32
+            _clip_floor(a2, HMAX)
+            h2[...] = a2
+        else:
+            h1 = self.h1_64[:k]
+            h1[...] = a1
+            np.matmul(h1, m.w2, out=h2)
+            h2 += m.b2
+            _clip_floor(h2, HMAX)
+        return h2
+
+
+def _layer1_bound(A):
+    """Largest |partial sum| of layer 1 in integer units: pixels 0..255 times |w1|, plus |p1|."""
+    return 255 * np.abs(A["w1"]).sum(0).max() + np.abs(A["p1"]).max()
 
 
 def _clip_floor(a, top):
