@@ -7,7 +7,8 @@ every command on each (issue 14: memory bounded by design).
 Each case is a file with a correct checksum that stays within (or claims just past) the
 limits of §7: a million all-zero codes, names and Raw sections at their limits, frames that
 claim far more than the limits.  Each command runs in a fresh interpreter
-(``aezip.cli.run``) that reports its own peak resident set (VmHWM).
+(``aezip.cli.run``) that reports its own peak resident set (VmHWM), plus, where it forked
+worker processes, the workers' count times the largest worker's peak.
 """
 
 import argparse
@@ -202,6 +203,13 @@ peak = 0
 for line in open("/proc/self/status"):
     if line.startswith("VmHWM:"):
         peak = int(line.split()[1]) / 1024
+# worker processes (the lossless coder forks them): counted as if every worker had peaked as
+# high as the largest one, on top of this process (an upper bound: forked pages are shared)
+import resource
+from aezip import parallel
+child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+if child:
+    peak += parallel.workers() * child
 sys.stderr.write(f"\nPEAK_MB {peak:.1f} RC {rc}\n")
 """
 

@@ -21,18 +21,9 @@ from .layout import (
 from .model import TOTAL, Evaluator, load_default
 from .pool import _map, _workers
 from .rans import Decoder, RansError
-from .tables import _interior, _model_rows, _Tables
+from .tables import _interior, _model_cols, _Tables
 
 __all__ = ["decode_pixels"]
-
-
-def _find(g, slot):
-    """Decoder: symbol with start <= slot < start + freq in each row; (symbol, start, freq)."""
-    cum = np.cumsum(g, axis=1)
-    s = (cum <= slot[:, None]).sum(axis=1)
-    r = np.arange(g.shape[0])
-    f = g[r, s]
-    return s, cum[r, s] - f, f
 
 
 def _decode_model_chunk(tab, body, m, version):
@@ -79,8 +70,8 @@ def _decode_round(tab, dec, n, lanes):
         f0.fill(tab.gate0[p])
         h2 = None
         if act.size:
-            h2 = ev.hidden(window, act, p)
-            f0[act] = model.gate_freq(h2)
+            h2 = ev.hidden(window, act, p)  # (H2, act.size)
+            f0[act] = model.gate_freq_t(h2)
         for a, b in groups:  # step 1: the gate, on every image
             x = dec.x[: b - a]
             slot = x & (TOTAL - 1)
@@ -91,27 +82,32 @@ def _decode_round(tab, dec, n, lanes):
         nz = np.flatnonzero(~zero)
         if not nz.size:
             continue
-        hit, hv = _model_rows(rowof, act, h2, nz)
+        hit, hv = _model_cols(rowof, act, h2, nz)
         cut = np.searchsorted(nz, starts).tolist() + [nz.size]
         if tab.k == 0:
-            high = _decode_step(dec, tab.high_freqs(p, nz.size, hit, hv), nz, starts, cut)
-            low = _decode_step(dec, tab.low_freqs(p, high, hit, hv), nz, starts, cut)
+            high = _decode_step(dec, tab.high_cols(p, nz.size, hit, hv), nz, starts, cut)
+            low = _decode_step(dec, tab.low_cols(p, high, hit, hv), nz, starts, cut)
             rec[where[p], nz] = 16 * high + low
         else:
-            s = _decode_step(dec, tab.bin_rows(p, nz.size, hit, hv), nz, starts, cut)
+            s = _decode_step(dec, tab.bin_cols(p, nz.size, hit, hv), nz, starts, cut)
             rec[where[p], nz] = tab.centres[s + 1]
     return rec[where].T
 
 
 def _decode_step(dec, g, nz, starts, cut):
-    """Decode one symbol for each image in *nz* (sorted) from frequency rows *g*, group by group."""
+    """Decode one symbol for each image in *nz* (sorted) from the frequency columns *g*
+    (symbols, len(nz)) float64, group by group."""
+    cum = np.cumsum(g, axis=0)
     out = np.empty(nz.size, np.intp)
     for a, i0, i1 in zip(starts, cut, cut[1:]):
         if i1 > i0:
             lanes = nz[i0:i1] - a
             slot = dec.slots(lanes)
-            s, c, f = _find(g[i0:i1], slot)
-            dec.advance(lanes, slot, c, f)
+            c = cum[:, i0:i1]
+            s = (c <= slot).sum(axis=0)  # the symbol with start <= slot < start + freq
+            cols = np.arange(i0, i1)
+            f = g[s, cols]
+            dec.advance(lanes, slot, (cum[s, cols] - f).astype(np.int64), f.astype(np.int64))
             out[i0:i1] = s
     return out
 

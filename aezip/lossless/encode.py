@@ -10,7 +10,7 @@ from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_fi
 from .model import TOTAL, Evaluator, load_default
 from .pool import _map
 from .rans import Encoder
-from .tables import _interior, _model_rows, _Tables
+from .tables import _interior, _model_cols, _Tables
 
 __all__ = ["encode_pixels", "measure"]
 
@@ -18,11 +18,11 @@ TRY_FALLBACK_BITS = 1.25  # the encoder tries the fallbacks when the model spend
 
 
 def _pick(g, s):
-    """(start, freq) of symbol s[i] in frequency row g[i]."""
-    cum = np.cumsum(g, axis=1)
-    r = np.arange(g.shape[0])
-    f = g[r, s]
-    return cum[r, s] - f, f
+    """(start, freq) of symbol s[i] in frequency column g[:, i] (g float64, integer valued)."""
+    cum = np.cumsum(g, axis=0)
+    cols = np.arange(g.shape[1])
+    f = g[s, cols]
+    return cum[s, cols] - f, f
 
 
 def _symbol_tables(tab, images):
@@ -50,19 +50,19 @@ def _symbol_tables(tab, images):
         gate_f[p] = tab.gate0[p]
         h2 = None
         if act.size:
-            h2 = ev.hidden(window, act, p)
-            gate_f[p, act] = model.gate_freq(h2)
+            h2 = ev.hidden(window, act, p)  # (H2, act.size)
+            gate_f[p, act] = model.gate_freq_t(h2)
         nz = sym[p].nonzero()[0]
         if not nz.size:
             continue
         v = sym[p, nz]
-        hit, hv = _model_rows(rowof, act, h2, nz)
+        hit, hv = _model_cols(rowof, act, h2, nz)
         if tab.k == 0:
             high, low = v >> 4, v & 15
-            picks = [_pick(tab.high_freqs(p, nz.size, hit, hv), high),
-                     _pick(tab.low_freqs(p, high, hit, hv), low)]
+            picks = [_pick(tab.high_cols(p, nz.size, hit, hv), high),
+                     _pick(tab.low_cols(p, high, hit, hv), low)]
         else:
-            picks = [_pick(tab.bin_rows(p, nz.size, hit, hv), v - 1)]
+            picks = [_pick(tab.bin_cols(p, nz.size, hit, hv), v - 1)]
         for j, (c, f) in enumerate(picks):
             val_c[j, p, nz] = c
             val_f[j, p, nz] = f

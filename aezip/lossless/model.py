@@ -127,6 +127,16 @@ class PixelModel:
         self.w2_32 = self.w2.astype(np.float32)
         self.b2_32 = self.b2.astype(np.float32)
         self.w2_rowmax = np.abs(A["w2"]).max(axis=1).astype(np.float32)  # (H1,) integers
+        # feature-major (transposed) copies: the coder's products take images as columns
+        self.w1t = np.ascontiguousarray(self.w1.T)
+        self.w1t_32 = np.ascontiguousarray(self.w1_32.T)
+        self.w2t = np.ascontiguousarray(self.w2.T)
+        self.w2t_32 = np.ascontiguousarray(self.w2_32.T)
+        self.wct = np.ascontiguousarray(self.wc.T)  # (16, H2)
+        self.bct = self.bc[:, None]
+        self.wf3t = np.ascontiguousarray(self.wf3.transpose(0, 2, 1))  # (high, low, H2)
+        self.bf2t = np.ascontiguousarray(self.bf2[:, :, None])  # (high, low, 1)
+        self.exp_f64 = A["exp"].astype(np.float64)
         self.b2_absmax = float(np.abs(A["b2"]).max())
         # a float32 sum of n nonnegative terms errs by less than a factor 1 + 2n * 2**-24: a
         # bound computed in float32 below this limit is a true bound below 2**24
@@ -261,6 +271,46 @@ class PixelModel:
         out[order] = self._exp_weights(zf)
         return out
 
+    # --- the same, feature-major: h2t is (H2, k), weights come back (16, k) float64 ----------
+    def gate_freq_t(self, h2t):
+        """:meth:`gate_freq` of the columns of h2t."""
+        zg = self.wg @ h2t
+        zg += self.bg
+        np.clip(zg, 0, GATE_LEN - 1, out=zg)
+        return self.sig[zg.astype(np.intp)]
+
+    def _exp_weights_t(self, z):
+        """:meth:`_exp_weights` down the columns of *z* (overwritten), as float64."""
+        np.subtract(z.max(axis=0), z, out=z)
+        np.minimum(z, self.exp.size - 1, out=z)
+        return self.exp_f64[z.astype(np.intp)]
+
+    def high_weights_t(self, h2t):
+        zc = self.wct @ h2t
+        zc += self.bct
+        return self._exp_weights_t(zc)
+
+    def low_weights_t(self, h2t, high):
+        """Low-nibble weights (16, k) of the columns of h2t, given each column's high nibble."""
+        high = np.asarray(high, np.intp)
+        present = np.bincount(high, minlength=16)
+        if present.max() == high.size:  # one high nibble for every column: one product
+            zf = self.wf3t[high[0]] @ h2t
+            zf += self.bf2t[high[0]]
+            return self._exp_weights_t(zf)
+        order = np.argsort(high, kind="stable")
+        hs = np.take(h2t, order, axis=1)
+        zf = np.empty((16, high.size))
+        a = 0
+        for c in np.flatnonzero(present).tolist():
+            b = a + int(present[c])
+            zf[:, a:b] = self.wf3t[c] @ hs[:, a:b]
+            zf[:, a:b] += self.bf2t[c]
+            a = b
+        out = np.empty((16, high.size))
+        out[:, order] = self._exp_weights_t(zf)
+        return out
+
     def all_low_weights(self, h2):
         """Unnormalized integer weights (n, 16, 16) of the low nibble for every high nibble."""
         zf = h2 @ self.wf
@@ -269,57 +319,76 @@ class PixelModel:
 
 
 class Evaluator:
-    """:meth:`PixelModel.hidden` for up to *n* rows at a time, with its scratch buffers
-    allocated once (a round's buffers are reused at every position) and float32 products
-    where they are exact.  The integers it gives are those of ``PixelModel.hidden``."""
+    """:meth:`PixelModel.hidden` for up to *n* images at a time, feature-major (columns are
+    images), with its scratch buffers allocated once (a round's buffers serve every
+    position) and float32 products where they are exact.  The integers it gives are those
+    of ``PixelModel.hidden``, transposed."""
 
     def __init__(self, model, n):
         self.model = model
         f, h1 = model.w1.shape
         h2 = model.w2.shape[1]
-        dt1 = np.float32 if model.layer1_f32 else np.float64
-        self.x = np.empty((f, n), dt1)
-        self.a1 = np.empty((n, h1), dt1)
+        self.dt1 = np.float32 if model.layer1_f32 else np.float64
+        self.x = np.empty(f * n, self.dt1)
+        self.a1 = np.empty(h1 * n, self.dt1)
         self.bound = np.empty(n, np.float32)
-        self.a2_32 = np.empty((n, h2), np.float32)
-        self.h1_64 = np.empty((n, h1), np.float64)
-        self.h2 = np.empty((n, h2), np.float64)
+        self.a2_32 = np.empty(h2 * n, np.float32)
+        self.h1_64 = np.empty(h1 * n, np.float64)
+        self.h2 = np.empty(h2 * n, np.float64)
 
     def hidden(self, window, cols, pos):
-        """h2 (float64, integer valued), rows = *cols* of the causal pixels *window* (F, n)
-        at position *pos* (an int)."""
+        """h2 transposed, (H2, k) float64 integer valued, of the images *cols* (k,) whose
+        causal pixels are the columns of *window* (F, n), at position *pos* (an int)."""
         m = self.model
         k = cols.size
-        x = self.x[:, :k]
-        x[...] = np.take(window, cols, axis=1)  # (F, k): taking columns, then one cast
-        a1 = self.a1[:k]
+        f, h1n = m.w1.shape
+        h2n = m.w2.shape[1]
+        x = self.x[: f * k].reshape(f, k)
+        x[...] = np.take(window, cols, axis=1)  # taking columns of uint8, then one cast
+        a1 = self.a1[: h1n * k].reshape(h1n, k)
         if m.layer1_f32:
-            np.matmul(x.T, m.w1_32, out=a1)
-            a1 += m.p1_32[pos]
+            np.matmul(m.w1t_32, x, out=a1)
+            a1 += m.p1_32[pos][:, None]
         else:
-            np.matmul(x.T, m.w1, out=a1)
-            a1 += m.p1[pos]
+            np.matmul(m.w1t, x, out=a1)
+            a1 += m.p1[pos][:, None]
         _clip_floor(a1, HMAX)
-        h2 = self.h2[:k]
-        if m.layer1_f32:  # layer 2's bound: sum_j h1_j max_k |w2_jk| + max |b2|, per row
+        h2 = self.h2[: h2n * k].reshape(h2n, k)
+        small = False
+        if m.layer1_f32:  # layer 2's bound per image: sum_j h1_j max_k |w2_jk|, plus max |b2|
             bound = self.bound[:k]
-            np.matmul(a1, m.w2_rowmax, out=bound)
+            np.matmul(m.w2_rowmax, a1, out=bound)
             small = float(bound.max(initial=0.0)) + m.b2_absmax < m.f32_limit
-        else:
-            small = False
         if small:
-            a2 = self.a2_32[:k]
-            np.matmul(a1, m.w2_32, out=a2)
-            a2 += m.b2_32
+            a2 = self.a2_32[: h2n * k].reshape(h2n, k)
+            np.matmul(m.w2t_32, a1, out=a2)
+            a2 += m.b2_32[:, None]
             _clip_floor(a2, HMAX)
             h2[...] = a2
         else:
-            h1 = self.h1_64[:k]
+            h1 = self.h1_64[: h1n * k].reshape(h1n, k)
             h1[...] = a1
-            np.matmul(h1, m.w2, out=h2)
-            h2 += m.b2
+            np.matmul(m.w2t, h1, out=h2)
+            h2 += m.b2[:, None]
             _clip_floor(h2, HMAX)
         return h2
+
+
+def normalize_cols(w, total=TOTAL):
+    """:func:`normalize` down the columns of float64 weights (n, k) of at most 2**15 each
+    (what the value table holds), in float64: g_i = 1 + floor(w_i (total - n) / S) is exact
+    there, since w_i (total - n) < 2**31 and a quotient below 2**16 that is not a whole
+    number lies at least 1/S >= 2**-23 from one, far beyond float64's rounding.  Float64
+    frequencies (n, k), integer valued."""
+    n = w.shape[0]
+    s = w.sum(axis=0)
+    g = w * float(total - n)
+    g /= s
+    np.floor(g, out=g)
+    g += 1
+    first = w.argmax(axis=0)
+    g[first, np.arange(w.shape[1])] += total - g.sum(axis=0)
+    return g
 
 
 def _layer1_bound(A):

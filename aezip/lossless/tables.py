@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import bins
-from .model import load_default, normalize
+from .model import load_default, normalize, normalize_cols
 
 __all__ = ["model_name", "model_digest"]
 
@@ -38,8 +38,35 @@ class _Tables:
         if k == 0:
             self.high0 = normalize(model.high_weights(h2))
             self.low0 = normalize(model.all_low_weights(h2))
+            self.high0_f = self.high0.astype(np.float64)  # (H*W, 16)
+            self.low0_t = np.ascontiguousarray(self.low0.transpose(0, 2, 1)).astype(np.float64)  # (H*W, low, high)
         else:
             self.bin0 = self.bin_freqs(h2)
+            self.bin0_f = self.bin0.astype(np.float64)
+
+    # --- feature-major: frequencies (symbols, pixels) float64, one column per nonzero pixel ---
+    def high_cols(self, p, n, hit, hv):
+        """High-nibble frequencies (16, n) of n nonzero pixels at position p (see _model_cols)."""
+        g = np.empty((16, n))
+        g[...] = self.high0_f[p][:, None]
+        if hv is not None:
+            g[:, hit] = normalize_cols(self.model.high_weights_t(hv))
+        return g
+
+    def low_cols(self, p, high, hit, hv):
+        """Low-nibble frequencies (16, n) given each pixel's high nibble."""
+        g = np.take(self.low0_t[p], high, axis=1)
+        if hv is not None:
+            g[:, hit] = normalize_cols(self.model.low_weights_t(hv, high[hit]))
+        return g
+
+    def bin_cols(self, p, n, hit, hv):
+        """Near-lossless: bin frequencies (B - 1, n) of n nonzero pixels at position p."""
+        g = np.empty((self.bin0_f.shape[1], n))
+        g[...] = self.bin0_f[p][:, None]
+        if hv is not None:
+            g[:, hit] = self.bin_freqs(np.ascontiguousarray(hv.T)).T
+        return g
 
     def high_freqs(self, p, n, hit, hv):
         """High-nibble frequencies (n, 16) of n nonzero pixels at position p (see _model_rows)."""
@@ -81,6 +108,17 @@ def _model_rows(rowof, act, h2, nz):
     rowof[act] = -1
     hit = r >= 0
     return hit, (h2[r[hit]] if hit.any() else None)
+
+
+def _model_cols(rowof, act, h2t, nz):
+    """:func:`_model_rows` for feature-major h2t (H2, len(act)): (hit, h2t's columns)."""
+    if not act.size:
+        return None, None
+    rowof[act] = np.arange(act.size)
+    r = rowof[nz]
+    rowof[act] = -1
+    hit = r >= 0
+    return hit, (np.take(h2t, r[hit], axis=1) if hit.any() else None)
 
 
 def _interior(model):
