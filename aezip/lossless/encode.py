@@ -34,7 +34,7 @@ def _symbol_tables(tab, images):
     model = tab.model
     n = images.shape[0]
     npx = model.height * model.width
-    sym = bins.to_bins(images.reshape(n, npx), tab.k).T  # (H*W, n)
+    sym = bins.to_bins(images.reshape(n, npx), tab.k).T.astype(np.uint8)  # (H*W, n); B <= 256
     rec = np.zeros((model.padded_shape[0] * model.padded_shape[1], n), np.uint8)
     rec[_interior(model)] = tab.centres[sym]
     window = np.empty((model.window.shape[0], n), np.uint8)
@@ -80,19 +80,22 @@ def _ideal_bits(zero, gate_f, val_f):
 def _model_body(tab, images, version=LAYOUT_VERSION):
     """Body of a model chunk and the model's ideal code length of it in bits.
 
-    Rounds are encoded last first (rANS runs backwards); the model's tables are computed
-    one round at a time, so memory is bounded by a round's images whatever the chunk size.
-    Within a position the decoder runs: the gates group by group, then the first value
-    step group by group, then the second; the encoder runs exactly the reverse.
+    The model's tables do not depend on the coder's rounds: they are computed once for the
+    whole chunk (at most CHUNK images, about 80 MB of tables at 8,192), since the wider the
+    batch, the fewer numpy calls per image (8,000 images a call: 25 % less time per image
+    than 1,000).  Rounds are encoded last first (rANS runs backwards).  Within a position the
+    decoder runs: the gates group by group, then the first value step group by group, then
+    the second; the encoder runs exactly the reverse.
     """
     m = images.shape[0]
     rounds, per_round, lanes = round_layout(m, version)
     enc = Encoder(lanes)
-    ideal = 0.0
+    zero_all, gate_all, val_c_all, val_f_all = _symbol_tables(tab, images)
+    ideal = _ideal_bits(zero_all, gate_all, val_f_all)
     for r in range(rounds - 1, -1, -1):
         first, stop = r * per_round, min((r + 1) * per_round, m)
-        zero, gate_f, val_c, val_f = _symbol_tables(tab, images[first:stop])
-        ideal += _ideal_bits(zero, gate_f, val_f)
+        zero, gate_f = zero_all[:, first:stop], gate_all[:, first:stop]
+        val_c, val_f = val_c_all[:, :, first:stop], val_f_all[:, :, first:stop]
         gate_c = np.where(zero, 0, gate_f)
         gate_fs = np.where(zero, gate_f, TOTAL - gate_f.astype(np.int64))
         groups = groups_of(stop - first, lanes)[::-1]

@@ -124,14 +124,13 @@ class PixelModel:
         self.layer1_f32 = _layer1_bound(A) < F32_EXACT
         self.w1_32 = self.w1.astype(np.float32)
         self.p1_32 = self.p1.astype(np.float32)
-        self.w2_32 = self.w2.astype(np.float32)
-        self.b2_32 = self.b2.astype(np.float32)
-        self.w2_rowmax = np.abs(A["w2"]).max(axis=1).astype(np.float32)  # (H1,) integers
         # feature-major (transposed) copies: the coder's products take images as columns
         self.w1t = np.ascontiguousarray(self.w1.T)
         self.w1t_32 = np.ascontiguousarray(self.w1_32.T)
-        self.w2t = np.ascontiguousarray(self.w2.T)
-        self.w2t_32 = np.ascontiguousarray(self.w2_32.T)
+        self.w2t_aug = np.ascontiguousarray(np.concatenate([self.w2, self.b2[None]]).T)  # (H2, H1 + 1)
+        self.w2t_aug_32 = self.w2t_aug.astype(np.float32)
+        # layer 2's bound weights: max_k |w2_jk| per input j, then max |b2| for the ones row
+        self.w2_rowmax_aug = _float32_up(np.append(np.abs(A["w2"]).max(axis=1), np.abs(A["b2"]).max()))
         # heads for h2 with a ones row below (Evaluator.hidden): the bias is the last column;
         # still exact, every sum stays far below 2**53 times its power of two
         self.wg_aug = np.append(self.wg, self.bg)  # bg carries GATE_OFFSET
@@ -319,18 +318,26 @@ class Evaluator:
     """:meth:`PixelModel.hidden` for up to *n* images at a time, feature-major (columns are
     images), with its scratch buffers allocated once (a round's buffers serve every
     position) and float32 products where they are exact.  The integers it gives are those
-    of ``PixelModel.hidden``, transposed."""
+    of ``PixelModel.hidden``, transposed.
+
+    Each layer's input carries a row of ones below it, so that one product adds the bias
+    too (layer 1's per-position p1 is the last column of its weights, rewritten at each
+    call): the sums are the same integers, in another order.
+    """
 
     def __init__(self, model, n):
         self.model = model
         f, h1 = model.w1.shape
         h2 = model.w2.shape[1]
-        self.dt1 = np.float32 if model.layer1_f32 else np.float64
-        self.x = np.empty(f * n, self.dt1)
-        self.a1 = np.empty(h1 * n, self.dt1)
+        dt1 = np.float32 if model.layer1_f32 else np.float64
+        self.x = np.empty((f + 1) * n, dt1)
+        self.w1 = np.empty((h1, f + 1), dt1)  # [w1^T | p1[pos]]
+        self.w1[:, :f] = model.w1t_32 if model.layer1_f32 else model.w1t
+        self.p1 = model.p1_32 if model.layer1_f32 else model.p1
+        self.a1 = np.empty((h1 + 1) * n, dt1)
         self.bound = np.empty(n, np.float32)
         self.a2_32 = np.empty(h2 * n, np.float32)
-        self.h1_64 = np.empty(h1 * n, np.float64)
+        self.h1_64 = np.empty((h1 + 1) * n, np.float64)
         self.h2 = np.empty((h2 + 1) * n, np.float64)
 
     def hidden(self, window, cols, pos):
@@ -342,35 +349,31 @@ class Evaluator:
         k = cols.size
         f, h1n = m.w1.shape
         h2n = m.w2.shape[1]
-        x = self.x[: f * k].reshape(f, k)
-        x[...] = np.take(window, cols, axis=1)  # taking columns of uint8, then one cast
-        a1 = self.a1[: h1n * k].reshape(h1n, k)
-        if m.layer1_f32:
-            np.matmul(m.w1t_32, x, out=a1)
-            a1 += m.p1_32[pos][:, None]
-        else:
-            np.matmul(m.w1t, x, out=a1)
-            a1 += m.p1[pos][:, None]
+        x = self.x[: (f + 1) * k].reshape(f + 1, k)
+        x[:f] = np.take(window, cols, axis=1)  # taking columns of uint8, then one cast
+        x[f] = 1
+        self.w1[:, f] = self.p1[pos]
+        a1 = self.a1[: (h1n + 1) * k].reshape(h1n + 1, k)
+        np.matmul(self.w1, x, out=a1[:h1n])
+        a1[h1n] = 1  # stays 1 through the clip and floor
         _clip_floor(a1, HMAX)
         h2aug = self.h2[: (h2n + 1) * k].reshape(h2n + 1, k)
-        h2aug[h2n] = 1.0  # the ones row: the heads' products add their biases themselves
+        h2aug[h2n] = 1.0
         h2 = h2aug[:h2n]
         small = False
-        if m.layer1_f32:  # layer 2's bound per image: sum_j h1_j max_k |w2_jk|, plus max |b2|
+        if m.layer1_f32:  # layer 2's bound per image: sum_j h1_j max_k |w2_jk| + max |b2|
             bound = self.bound[:k]
-            np.matmul(m.w2_rowmax, a1, out=bound)
-            small = float(bound.max(initial=0.0)) + m.b2_absmax < m.f32_limit
+            np.matmul(m.w2_rowmax_aug, a1, out=bound)
+            small = float(bound.max(initial=0.0)) < m.f32_limit
         if small:
             a2 = self.a2_32[: h2n * k].reshape(h2n, k)
-            np.matmul(m.w2t_32, a1, out=a2)
-            a2 += m.b2_32[:, None]
+            np.matmul(m.w2t_aug_32, a1, out=a2)
             _clip_floor(a2, HMAX)
             h2[...] = a2
         else:
-            h1 = self.h1_64[: h1n * k].reshape(h1n, k)
+            h1 = self.h1_64[: (h1n + 1) * k].reshape(h1n + 1, k)
             h1[...] = a1
-            np.matmul(m.w2t, h1, out=h2)
-            h2 += m.b2[:, None]
+            np.matmul(m.w2t_aug, h1, out=h2)
             _clip_floor(h2, HMAX)
         return h2aug
 
@@ -390,6 +393,13 @@ def normalize_cols(w, total=TOTAL):
     first = w.argmax(axis=0)
     g[first, np.arange(w.shape[1])] += total - g.sum(axis=0)
     return g
+
+
+def _float32_up(a):
+    """Nonnegative integers *a* as float32, each rounded up (a bound stays a bound)."""
+    a = np.asarray(a, np.float64)
+    f = a.astype(np.float32)
+    return np.where(f.astype(np.float64) < a, np.nextafter(f, np.float32(np.inf)), f).astype(np.float32)
 
 
 def _layer1_bound(A):
