@@ -6,7 +6,8 @@ import numpy as np
 
 from ..container_v2 import write_varint
 from . import bins
-from .layout import LAYOUT_VERSION, MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, chunk_spans, groups_of, round_layout
+from . import layout
+from .layout import MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, chunk_spans, groups_of, round_layout
 from .model import TOTAL, Evaluator, load_default
 from .pool import _map
 from .rans import Encoder
@@ -77,8 +78,9 @@ def _ideal_bits(zero, gate_f, val_f):
     return float(bits)
 
 
-def _model_body(tab, images, version=LAYOUT_VERSION):
-    """Body of a model chunk and the model's ideal code length of it in bits.
+def _model_body(tab, images, version, ideal=True):
+    """Body of a model chunk and the model's ideal code length of it in bits (None unless
+    *ideal*: the logarithms cost about 4 % of the encoding).
 
     The model's tables do not depend on the coder's rounds: they are computed once for the
     whole chunk (at most CHUNK images, about 80 MB of tables at 8,192), since the wider the
@@ -91,7 +93,7 @@ def _model_body(tab, images, version=LAYOUT_VERSION):
     rounds, per_round, lanes = round_layout(m, version)
     enc = Encoder(lanes)
     zero_all, gate_all, val_c_all, val_f_all = _symbol_tables(tab, images)
-    ideal = _ideal_bits(zero_all, gate_all, val_f_all)
+    ideal = _ideal_bits(zero_all, gate_all, val_f_all) if ideal else None
     for r in range(rounds - 1, -1, -1):
         first, stop = r * per_round, min((r + 1) * per_round, m)
         zero, gate_f = zero_all[:, first:stop], gate_all[:, first:stop]
@@ -119,10 +121,10 @@ def _model_body(tab, images, version=LAYOUT_VERSION):
 
 
 def _encode_chunk(job):
-    """(mode, body, ideal bits) of one chunk; *force* (tests, vectors) fixes the mode."""
-    tab, images, force = job
+    """(mode, body, ideal bits or None) of one chunk; *force* (tests, vectors) fixes the mode."""
+    tab, images, force, want_ideal, version = job
     n, h, w = images.shape
-    body, ideal = _model_body(tab, images)
+    body, ideal = _model_body(tab, images, version, ideal=want_ideal)
     best = (len(body), MODE_MODEL, body)
     if force is not None or len(body) * 8 > TRY_FALLBACK_BITS * n * h * w:
         pixels = tab.centres[bins.to_bins(images, tab.k)].tobytes()
@@ -143,15 +145,21 @@ def _check_images(images, model):
     return np.ascontiguousarray(a)
 
 
-def _encode(images, max_error, threads, model, force_modes=None):
+def _encode(images, max_error, threads, model, force_modes=None, ideal=True, version=None):
+    """(payload, [(mode, body, ideal bits) per chunk]); *version* is the layout version to
+    write (default layout.LAYOUT_VERSION; tests re-create older vectors with 1)."""
     model = model or load_default()
     k = bins.check_max_error(max_error)
     images = _check_images(images, model)
     tab = _Tables(model, k)
     spans = chunk_spans(images.shape[0])
     force = force_modes or [None] * len(spans)
-    coded = _map(_encode_chunk, [(tab, images[a:b], f) for (a, b), f in zip(spans, force)], threads)
-    head = bytearray([LAYOUT_VERSION, k])
+    version = layout.LAYOUT_VERSION if version is None else version
+    if version not in layout.LAYOUTS:
+        raise ValueError(f"layout version must be one of {sorted(layout.LAYOUTS)}, got {version!r}")
+    jobs = [(tab, images[a:b], f, ideal, version) for (a, b), f in zip(spans, force)]
+    coded = _map(_encode_chunk, jobs, threads)
+    head = bytearray([version, k])
     for mode, body, _ in coded:
         head.append(mode)
         head += write_varint(len(body))
@@ -165,7 +173,7 @@ def encode_pixels(images, max_error=0, threads=None, model=None):
     max_error 0 is lossless; K in 1..32 puts every pixel within +-K (near-lossless).
     The bytes depend on the images, max_error and model only, never on *threads*.
     """
-    return _encode(images, max_error, threads, model)[0]
+    return _encode(images, max_error, threads, model, ideal=False)[0]
 
 
 def measure(model, images, max_error=0, threads=None):
