@@ -1,10 +1,14 @@
-"""Write the lossless payload test vectors: formats/vectors/lossless-*.bin + expected pixels .npy.
+"""Write the lossless payload test vectors of the current layout version: formats/vectors/
+lossless2-*.bin + expected pixels .npy, indexed in lossless-vectors-2.json.
 
     python scripts/make_lossless_vectors.py
 
-Each vector is a payload of aezip.lossless (encode.py) for a few shipped sample digits;
-lossless-vectors.json records count, height, width, max_error and the pixel model digest.
-Re-run only when the bundled pixel model changes (the vectors name its digest).
+Each vector is a payload of aezip.lossless (encode.py) for a few shipped sample digits; the
+index records count, height, width, max_error, mode, the layout version and the pixel model
+digest.  The layout 1 vectors (lossless-*.bin, lossless-vectors.json, written by this script
+before layout 2 and an older bundled model) are frozen: every later reader must keep
+decoding them, and tests/test_lossless_vectors.py checks that the encoder still writes
+them when asked for layout 1 and that model.
 """
 
 import json
@@ -25,14 +29,18 @@ OUT = ROOT / "formats" / "vectors"
 
 def main():
     digits = read_idx(ROOT / "samples" / "t10k-first100-idx3-ubyte.gz")
+    # 11 images: one round on 2 lanes in 6 groups (the last one image); 5 images: 1 lane, 5 groups
     cases = [
-        ("lossless-k0", digits[0:3], 0, layout.MODE_MODEL),
-        ("lossless-k4", digits[3:6], 4, layout.MODE_MODEL),
-        ("lossless-lzma", digits[6:8], 0, layout.MODE_LZMA),
+        ("lossless2-k0", digits[0:11], 0, layout.MODE_MODEL),
+        ("lossless2-k4", digits[11:16], 4, layout.MODE_MODEL),
+        ("lossless2-lzma", digits[16:18], 0, layout.MODE_LZMA),
     ]
-    index = {"model": lossless.model_name(), "model_digest": lossless.model_digest().hex(), "vectors": {}}
+    version = layout.LAYOUT_VERSION
+    index = {"model": lossless.model_name(), "model_digest": lossless.model_digest().hex(),
+             "layout": version, "vectors": {}}
     for name, images, k, mode in cases:
-        payload, _ = encode._encode(images, k, 1, None, force_modes=[mode])
+        payload, _ = encode._encode(images, k, 1, None, force_modes=[mode], version=version)
+        assert payload[0] == version
         pixels = lossless.decode_pixels(payload, len(images), 28, 28, max_error=k)
         assert np.abs(pixels.astype(int) - images).max() <= k
         (OUT / f"{name}.bin").write_bytes(payload)
@@ -42,7 +50,7 @@ def main():
             "bytes": len(payload),
         }
         print(name, len(payload), "bytes")
-    (OUT / "lossless-vectors.json").write_text(json.dumps(index, indent=2) + "\n")
+    (OUT / f"lossless-vectors-{version}.json").write_text(json.dumps(index, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -91,9 +91,13 @@ class Lanes:
         return s
 
 
-def decode_model_chunk(m, body, count, k, max_lanes=1024):
-    rounds = -(-count // max_lanes)
-    n = -(-count // rounds)  # lanes
+LAYOUTS = {1: (1024, 1), 2: (8192, 8)}  # layout version -> (ROUND, GROUPS), §5.7.2
+
+
+def decode_model_chunk(m, body, count, k, round_size=1024, groups=1):
+    rounds = -(-count // round_size)
+    per_round = -(-count // rounds)
+    n = -(-per_round // groups)  # lanes
     if len(body) < 4 * n or (len(body) - 4 * n) % 2:
         raise ValueError("bad model chunk length")
     states = np.frombuffer(body[: 4 * n], "<u4")
@@ -109,27 +113,30 @@ def decode_model_chunk(m, body, count, k, max_lanes=1024):
     nbins = len(centres)
     images = []
     for rnd in range(rounds):
-        active = min(n, count - rnd * n)
-        rec = np.zeros((active, height + top, width + 2 * side), np.int64)
+        size = min(per_round, count - rnd * per_round)
+        # image i of the round: group i // n, lane i % n; within a step the groups go in order
+        order = list(range(size))
+        lane = [i % n for i in order]
+        rec = np.zeros((size, height + top, width + 2 * side), np.int64)
         for r in range(height):
             for c in range(width):
                 p = r * width + c
                 outs = []
-                for i in range(active):
+                for i in order:
                     x = np.array([rec[i, r + top + dr, c + side + dc] for dr, dc in win], np.int64)
                     outs.append(network(m, x, p))
                 nonzero = []
-                for i in range(active):  # step 1: gate on every lane of the round
+                for i in order:  # step 1: gate on every image of the round
                     zg = outs[i][0]
                     f0 = int(m["sig"][min(max((zg >> 14) + 256, 0), 511)])
-                    if lanes.decode(i, [f0, 65536 - f0]) == 1:
+                    if lanes.decode(lane[i], [f0, 65536 - f0]) == 1:
                         nonzero.append(i)
                 if k == 0:
                     highs = {}
                     for i in nonzero:  # step 2: high nibble
-                        highs[i] = lanes.decode(i, normalize(weights(m, outs[i][1])))
+                        highs[i] = lanes.decode(lane[i], normalize(weights(m, outs[i][1])))
                     for i in nonzero:  # step 3: low nibble
-                        low = lanes.decode(i, normalize(weights(m, outs[i][2][highs[i]])))
+                        low = lanes.decode(lane[i], normalize(weights(m, outs[i][2][highs[i]])))
                         rec[i, r + top, c + side] = 16 * highs[i] + low
                 else:
                     for i in nonzero:  # step 2: the bin
@@ -140,7 +147,7 @@ def decode_model_chunk(m, body, count, k, max_lanes=1024):
                         for v in range(1, 256):
                             if bin_idx[v] >= 1:
                                 bw[bin_idx[v]] += G[v >> 4] * L[v >> 4][v & 15]
-                        s = 1 + lanes.decode(i, normalize(bw[1:]))
+                        s = 1 + lanes.decode(lane[i], normalize(bw[1:]))
                         rec[i, r + top, c + side] = centres[s]
         images.append(rec[:, top:, side : side + width])
     if lanes.pos != len(lanes.words) or any(x != 1 << 16 for x in lanes.x):
@@ -159,10 +166,11 @@ def uleb(buf, pos):
     raise ValueError("ULEB128 longer than 5 bytes")
 
 
-def decode(payload, count, height, width, k, model_arrays, max_chunk=8192, max_lanes=1024):
+def decode(payload, count, height, width, k, model_arrays, max_chunk=8192, layouts=LAYOUTS):
     m = {name: np.asarray(model_arrays[name], np.int64) for name in NAMES}
-    if payload[0] != 1 or payload[1] != k:
+    if payload[0] not in layouts or payload[1] != k:
         raise ValueError("bad version or K")
+    round_size, groups = layouts[payload[0]]
     n = -(-count // max_chunk)
     if n > 1 and n % 2:
         n += 1
@@ -181,7 +189,7 @@ def decode(payload, count, height, width, k, model_arrays, max_chunk=8192, max_l
         pos += length
         size = (b - a) * height * width
         if mode == 0:
-            out.append(decode_model_chunk(m, body, b - a, k, max_lanes))
+            out.append(decode_model_chunk(m, body, b - a, k, round_size, groups))
         elif mode == 1:
             d = 4096
             while d < size:

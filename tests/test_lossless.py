@@ -78,7 +78,7 @@ def test_every_chunk_mode_decodes(digits, mode, k):
 
 def test_bytes_do_not_depend_on_threads(digits, monkeypatch):
     monkeypatch.setattr(layout, "CHUNK", 12)  # 40 images -> 4 chunks
-    monkeypatch.setitem(layout.LAYOUTS, 1, (5, 1))  # of 2 rounds of 5 lanes each
+    monkeypatch.setitem(layout.LAYOUTS, layout.LAYOUT_VERSION, (5, 1))  # of 2 rounds of 5 lanes each
     ref = lossless.encode_pixels(digits, threads=1)
     assert len(layout.chunk_spans(len(digits))) == 4
     for t in (2, 3):
@@ -88,7 +88,7 @@ def test_bytes_do_not_depend_on_threads(digits, monkeypatch):
 
 def test_empty_batch():
     payload = lossless.encode_pixels(np.zeros((0, 28, 28), np.uint8))
-    assert payload == bytes([1, 0])
+    assert payload == bytes([layout.LAYOUT_VERSION, 0])
     assert lossless.decode_pixels(payload, 0, 28, 28).shape == (0, 28, 28)
 
 
@@ -186,12 +186,12 @@ def test_several_images_per_lane_round_trip(digits, monkeypatch, k):
     """The coder's groups (GROUPS > 1: a round's images on fewer lanes, group after group
     within a position) decode exactly and give the same bytes on any thread count."""
     monkeypatch.setattr(layout, "CHUNK", 20)
-    monkeypatch.setitem(layout.LAYOUTS, 1, (8, 3))  # rounds of 7 images on 3 lanes: groups 3, 3, 1
+    monkeypatch.setitem(layout.LAYOUTS, layout.LAYOUT_VERSION, (8, 3))  # rounds of 7 images on 3 lanes: groups 3, 3, 1
     assert layout.round_layout(20) == (3, 7, 3)
     ref = lossless.encode_pixels(digits, max_error=k, threads=1)
     assert lossless.encode_pixels(digits, max_error=k, threads=2) == ref
     back = lossless.decode_pixels(ref, len(digits), 28, 28, max_error=k, threads=2)
     assert np.abs(back.astype(int) - digits).max() <= k
-    monkeypatch.setitem(layout.LAYOUTS, 1, (8, 1))  # read as one image per lane: it must not decode
+    monkeypatch.setitem(layout.LAYOUTS, layout.LAYOUT_VERSION, (8, 1))  # read as one image per lane: it must not decode
     with pytest.raises(lossless.BadLosslessPayload):
         lossless.decode_pixels(ref, len(digits), 28, 28, max_error=k)

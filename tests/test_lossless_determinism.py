@@ -22,9 +22,9 @@ from aezip import lossless
 from aezip.lossless import layout
 from aezip.idx import read_idx
 layout.CHUNK = 8  # 24 images -> 4 chunks, so threads really split the work
-layout.LAYOUTS[1] = (4, 1)  # and each chunk codes 2 rounds of 3 lanes
+layout.LAYOUTS[layout.LAYOUT_VERSION] = (4, 2)  # and each chunk codes 2 rounds of 3 images on 2 lanes
 x = read_idx(sys.argv[1] + "/samples/t10k-first100-idx3-ubyte.gz")[:24]
-assert len(layout.chunk_spans(len(x))) == 4 and layout.round_layout(6) == (2, 3, 3)  # the patch took
+assert len(layout.chunk_spans(len(x))) == 4 and layout.round_layout(6) == (2, 3, 2)  # the patch took
 out = {"dispatch": [k for k in __cpu_dispatch__ if __cpu_features__.get(k)], "runs": {}}
 for k in (0, 4):
     for t in (1, 2, 3):

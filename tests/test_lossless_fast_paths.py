@@ -94,7 +94,7 @@ def test_head_weights_transposed_match_the_row_functions(digits):
 @pytest.fixture
 def four_chunks(monkeypatch):
     monkeypatch.setattr(layout, "CHUNK", 12)  # 40 images -> 4 chunks
-    monkeypatch.setitem(layout.LAYOUTS, 1, (5, 1))
+    monkeypatch.setitem(layout.LAYOUTS, layout.LAYOUT_VERSION, (5, 1))
 
 
 def test_worker_processes_give_the_bytes_of_one_thread(digits, four_chunks):
