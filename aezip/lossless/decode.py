@@ -97,17 +97,18 @@ def _decode_round(tab, dec, n, lanes):
 def _decode_step(dec, g, nz, starts, cut):
     """Decode one symbol for each image in *nz* (sorted) from the frequency columns *g*
     (symbols, len(nz)) float64, group by group."""
-    cum = cum_cols(g)
+    end = cum_cols(g)
+    start = (end - g).astype(np.int64)  # symbol s of column i spans start[s, i] .. end[s, i] - 1
+    end = end.astype(np.int64)
     out = np.empty(nz.size, np.intp)
     for a, i0, i1 in zip(starts, cut, cut[1:]):
         if i1 > i0:
             lanes = nz[i0:i1] - a
             slot = dec.slots(lanes)
-            c = cum[:, i0:i1]
-            s = (c <= slot).sum(axis=0)  # the symbol with start <= slot < start + freq
+            s = (end[:, i0:i1] <= slot).sum(axis=0)  # the symbol with start <= slot < end
             cols = np.arange(i0, i1)
-            f = g[s, cols]
-            dec.advance(lanes, slot, (cum[s, cols] - f).astype(np.int64), f.astype(np.int64))
+            c = start[s, cols]
+            dec.advance(lanes, slot, c, end[s, cols] - c)
             out[i0:i1] = s
     return out
 

@@ -295,7 +295,7 @@ class PixelModel:
         present = np.bincount(high, minlength=16)
         if present.max() == high.size:  # one high nibble for every column: one product
             return self._exp_weights_t(self.wf3t_aug[high[0]] @ h2t)
-        order = np.argsort(high, kind="stable")
+        order = np.argsort(high.astype(np.uint8), kind="stable")  # a radix sort for bytes
         hs = np.take(h2t, order, axis=1)
         zf = np.empty((16, high.size))
         a = 0
