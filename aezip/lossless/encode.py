@@ -98,20 +98,21 @@ def _model_body(tab, images, version, ideal=True):
         first, stop = r * per_round, min((r + 1) * per_round, m)
         zero, gate_f = zero_all[:, first:stop], gate_all[:, first:stop]
         val_c, val_f = val_c_all[:, :, first:stop], val_f_all[:, :, first:stop]
-        gate_c = np.where(zero, 0, gate_f)
-        gate_fs = np.where(zero, gate_f, TOTAL - gate_f.astype(np.int64))
+        gate_c = np.where(zero, 0, gate_f).astype(np.uint64)
+        gate_fs = np.where(zero, gate_f, TOTAL - gate_f.astype(np.int64)).astype(np.uint64)
         groups = groups_of(stop - first, lanes)[::-1]
         starts = [a for a, _ in groups]
         for p in range(zero.shape[0] - 1, -1, -1):
             nz = (~zero[p]).nonzero()[0]
             if nz.size:
-                cut = np.searchsorted(nz, starts)  # nz[cut[g]:] lie in groups[g] and later
+                cut = np.searchsorted(nz, starts).tolist()  # nz[cut[g]:] lie in groups[g] and later
                 for j in range(val_c.shape[0] - 1, -1, -1):
+                    vc = val_c[j, p, nz].astype(np.uint64)  # one conversion per step, not per group
+                    vf = val_f[j, p, nz].astype(np.uint64)
                     end = nz.size
                     for (a, _), c in zip(groups, cut):
                         if end > c:
-                            sel = nz[c:end]
-                            enc.put(sel - a, val_c[j, p, sel], val_f[j, p, sel])
+                            enc.put(nz[c:end] - a, vc[c:end], vf[c:end])
                         end = c
             for a, b in groups:
                 enc.put(slice(0, b - a), gate_c[p, a:b], gate_fs[p, a:b])

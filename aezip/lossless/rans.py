@@ -52,7 +52,10 @@ class Encoder:
         if emit.any():
             self.steps.append((x[emit] & WORD_MASK).astype(np.uint16))
             x = np.where(emit, x >> SHIFT, x)
-        x = ((x // f) << PSHIFT) + (x % f) + c
+        q, x = np.divmod(x, f)
+        q <<= PSHIFT
+        x += q
+        x += c
         if lanes is None:
             self.x = x
         else:
