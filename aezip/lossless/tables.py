@@ -68,46 +68,12 @@ class _Tables:
             g[:, hit] = self.bin_freqs(np.ascontiguousarray(hv[:-1].T)).T  # without the ones row
         return g
 
-    def high_freqs(self, p, n, hit, hv):
-        """High-nibble frequencies (n, 16) of n nonzero pixels at position p (see _model_rows)."""
-        g = np.repeat(self.high0[p][None], n, axis=0)
-        if hv is not None:
-            g[hit] = normalize(self.model.high_weights(hv))
-        return g
-
-    def low_freqs(self, p, high, hit, hv):
-        """Low-nibble frequencies (n, 16) given each pixel's high nibble."""
-        g = self.low0[p][high]
-        if hv is not None:
-            g[hit] = normalize(self.model.low_weights(hv, high[hit]))
-        return g
-
-    def bin_rows(self, p, n, hit, hv):
-        """Near-lossless: bin frequencies (n, B - 1) of n nonzero pixels at position p."""
-        g = np.repeat(self.bin0[p][None], n, axis=0)
-        if hv is not None:
-            g[hit] = self.bin_freqs(hv)
-        return g
-
     def bin_freqs(self, h2):
         """Near-lossless: frequencies (n, B - 1) of the bins 1..B-1 (exact integer rule)."""
         high = normalize(self.model.high_weights(h2))
         low = normalize(self.model.all_low_weights(h2))
         w = (high[:, :, None] * low).reshape(-1, 256)[:, 1:]
         return normalize((w.astype(np.float64) @ self.binmat).astype(np.int64))
-
-
-def _model_rows(rowof, act, h2, nz):
-    """(hit, h2 rows) for the nonzero pixels *nz* of one position: *hit* marks those whose
-    window is active (their frequencies come from the model's h2 rows, the others' from the
-    position's table); (None, None) when none is.  *rowof* is an all -1 scratch array."""
-    if not act.size:
-        return None, None
-    rowof[act] = np.arange(act.size)
-    r = rowof[nz]
-    rowof[act] = -1
-    hit = r >= 0
-    return hit, (h2[r[hit]] if hit.any() else None)
 
 
 _TRIANGLES = {}
@@ -125,7 +91,10 @@ def cum_cols(g):
 
 
 def _model_cols(rowof, act, h2t, nz):
-    """:func:`_model_rows` for feature-major h2t (H2, len(act)): (hit, h2t's columns)."""
+    """(hit, h2t's columns) for the nonzero pixels *nz* of one position, h2t feature-major
+    (H2 + 1, len(act)): *hit* marks those whose window is active (their frequencies come from
+    the model, the others' from the position's table); (None, None) when none is.  *rowof* is
+    an all -1 scratch array."""
     if not act.size:
         return None, None
     rowof[act] = np.arange(act.size)
