@@ -21,7 +21,7 @@ from .layout import (
 from .model import TOTAL, Evaluator, load_default
 from .pool import _map, _workers
 from .rans import Decoder, RansError
-from .tables import _interior, _model_cols, _Tables, cum_cols
+from .tables import _interior, _model_cols, _Tables, symbol_spans
 
 __all__ = ["decode_pixels"]
 
@@ -97,9 +97,7 @@ def _decode_round(tab, dec, n, lanes):
 def _decode_step(dec, g, nz, starts, cut):
     """Decode one symbol for each image in *nz* (sorted) from the frequency columns *g*
     (symbols, len(nz)) float64, group by group."""
-    end = cum_cols(g)
-    start = (end - g).astype(np.int64)  # symbol s of column i spans start[s, i] .. end[s, i] - 1
-    end = end.astype(np.int64)
+    start, end = symbol_spans(g)
     out = np.empty(nz.size, np.intp)
     for a, i0, i1 in zip(starts, cut, cut[1:]):
         if i1 > i0:

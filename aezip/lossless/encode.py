@@ -11,7 +11,7 @@ from .layout import MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, chunk_spa
 from .model import TOTAL, Evaluator, load_default
 from .pool import _map
 from .rans import Encoder
-from .tables import _interior, _model_cols, _Tables, cum_cols
+from .tables import _interior, _model_cols, _Tables, symbol_spans
 
 __all__ = ["encode_pixels", "measure"]
 
@@ -20,10 +20,10 @@ TRY_FALLBACK_BITS = 1.25  # the encoder tries the fallbacks when the model spend
 
 def _pick(g, s):
     """(start, freq) of symbol s[i] in frequency column g[:, i] (g float64, integer valued)."""
-    cum = cum_cols(g)
+    start, end = symbol_spans(g)
     cols = np.arange(g.shape[1])
-    f = g[s, cols]
-    return cum[s, cols] - f, f
+    c = start[s, cols]
+    return c, end[s, cols] - c
 
 
 def _symbol_tables(tab, images):

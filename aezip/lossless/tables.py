@@ -90,6 +90,13 @@ def cum_cols(g):
     return tri @ g
 
 
+def symbol_spans(g):
+    """(start, end) int64 (S, k): symbol s of column i spans start[s, i] .. end[s, i] - 1 of
+    the integer-valued float64 frequency columns *g* (what both coders look symbols up in)."""
+    end = cum_cols(g)
+    return (end - g).astype(np.int64), end.astype(np.int64)
+
+
 def _model_cols(rowof, act, h2t, nz):
     """(hit, h2t's columns) for the nonzero pixels *nz* of one position, h2t feature-major
     (H2 + 1, len(act)): *hit* marks those whose window is active (their frequencies come from
