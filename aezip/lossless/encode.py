@@ -98,8 +98,6 @@ def _model_body(tab, images, version, ideal=True):
         first, stop = r * per_round, min((r + 1) * per_round, m)
         zero, gate_f = zero_all[:, first:stop], gate_all[:, first:stop]
         val_c, val_f = val_c_all[:, :, first:stop], val_f_all[:, :, first:stop]
-        gate_c = np.where(zero, 0, gate_f).astype(np.uint64)
-        gate_fs = np.where(zero, gate_f, TOTAL - gate_f.astype(np.int64)).astype(np.uint64)
         groups = groups_of(stop - first, lanes)[::-1]
         starts = [a for a, _ in groups]
         for p in range(zero.shape[0] - 1, -1, -1):
@@ -114,8 +112,13 @@ def _model_body(tab, images, version, ideal=True):
                         if end > c:
                             enc.put(nz[c:end] - a, vc[c:end], vf[c:end])
                         end = c
+            # the gate: "0" spans 0 .. f0 - 1, nonzero f0 .. TOTAL - 1 (converted per position:
+            # a position's 8,192 values stay in cache, the whole chunk's would not)
+            f0 = gate_f[p].astype(np.uint64)
+            gate_c = np.where(zero[p], 0, f0)
+            gate_fs = np.where(zero[p], f0, TOTAL - f0)
             for a, b in groups:
-                enc.put(slice(0, b - a), gate_c[p, a:b], gate_fs[p, a:b])
+                enc.put(slice(0, b - a), gate_c[a:b], gate_fs[a:b])
     states, words = enc.finish()
     body = states.astype("<u4").tobytes() + words.astype("<u2").tobytes()
     return body, ideal
