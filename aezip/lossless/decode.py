@@ -21,7 +21,7 @@ from .layout import (
 from .model import TOTAL, Evaluator, load_default
 from .pool import _map, _workers
 from .rans import Decoder, RansError
-from .tables import _interior, _model_cols, _Tables, symbol_spans
+from .tables import _interior, _model_cols, _Tables, pick_spans, symbol_ends
 
 __all__ = ["decode_pixels"]
 
@@ -97,16 +97,15 @@ def _decode_round(tab, dec, n, lanes):
 def _decode_step(dec, g, nz, starts, cut):
     """Decode one symbol for each image in *nz* (sorted) from the frequency columns *g*
     (symbols, len(nz)) float64, group by group."""
-    start, end = symbol_spans(g)
+    end = symbol_ends(g)
     out = np.empty(nz.size, np.intp)
     for a, i0, i1 in zip(starts, cut, cut[1:]):
         if i1 > i0:
             lanes = nz[i0:i1] - a
             slot = dec.slots(lanes)
-            s = (end[:, i0:i1] <= slot).sum(axis=0)  # the symbol with start <= slot < end
-            cols = np.arange(i0, i1)
-            c = start[s, cols]
-            dec.advance(lanes, slot, c, end[s, cols] - c)
+            s = (end[:, i0:i1] <= slot.astype(np.float64)).sum(axis=0)  # start <= slot < end
+            c, f = pick_spans(g, end, s, np.arange(i0, i1))
+            dec.advance(lanes, slot, c, f)
             out[i0:i1] = s
     return out
 

@@ -90,11 +90,20 @@ def cum_cols(g):
     return tri @ g
 
 
-def symbol_spans(g):
-    """(start, end) int64 (S, k): symbol s of column i spans start[s, i] .. end[s, i] - 1 of
-    the integer-valued float64 frequency columns *g* (what both coders look symbols up in)."""
-    end = cum_cols(g)
-    return (end - g).astype(np.int64), end.astype(np.int64)
+def symbol_ends(g):
+    """Cumulative frequencies (S, k) float64 of the integer-valued float64 frequency columns
+    *g*: symbol s of column i spans end[s, i] - g[s, i] .. end[s, i] - 1 (what both coders
+    look symbols up in; they convert to integers only the one (start, freq) per column they
+    pick, not the whole table)."""
+    return cum_cols(g)
+
+
+def pick_spans(g, end, s, cols):
+    """(start, freq) int64 of symbol s[j] in column cols[j] of *g* (and its *end*)."""
+    e = end[s, cols]
+    f = g[s, cols]
+    e -= f
+    return e.astype(np.int64), f.astype(np.int64)
 
 
 def _model_cols(rowof, act, h2t, nz):
