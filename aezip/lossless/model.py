@@ -291,10 +291,21 @@ class PixelModel:
 
     def low_weights_t(self, h2t, high):
         """Low-nibble weights (16, k) of the columns of h2t, given each column's high nibble."""
+        w, order = self.low_weights_sorted_t(h2t, high)
+        if order is None:
+            return w
+        out = np.empty_like(w)
+        out[:, order] = w
+        return out
+
+    def low_weights_sorted_t(self, h2t, high):
+        """(weights, order): :meth:`low_weights_t` of the columns h2t[:, order], order sorting
+        the columns by high nibble (None: one high nibble for all, the columns as given).
+        The caller scatters once, after its own column-wise work (one pass fewer)."""
         high = np.asarray(high, np.intp)
         present = np.bincount(high, minlength=16)
         if present.max() == high.size:  # one high nibble for every column: one product
-            return self._exp_weights_t(self.wf3t_aug[high[0]] @ h2t)
+            return self._exp_weights_t(self.wf3t_aug[high[0]] @ h2t), None
         order = np.argsort(high.astype(np.uint8), kind="stable")  # a radix sort for bytes
         hs = np.take(h2t, order, axis=1)
         zf = np.empty((16, high.size))
@@ -303,9 +314,7 @@ class PixelModel:
             b = a + int(present[c])
             np.matmul(self.wf3t_aug[c], hs[:, a:b], out=zf[:, a:b])
             a = b
-        out = np.empty((16, high.size))
-        out[:, order] = self._exp_weights_t(zf)
-        return out
+        return self._exp_weights_t(zf), order
 
     def all_low_weights(self, h2):
         """Unnormalized integer weights (n, 16, 16) of the low nibble for every high nibble."""
@@ -386,13 +395,32 @@ def normalize_cols(w, total=TOTAL):
     frequencies (n, k), integer valued."""
     n = w.shape[0]
     s = w.sum(axis=0)
-    g = w * float(total - n)
+    g = np.multiply(w, float(total - n), order="C")  # C order: g.reshape(-1) below is a view
     g /= s
     np.floor(g, out=g)
     g += 1
-    first = w.argmax(axis=0)
-    g[first, np.arange(w.shape[1])] += total - g.sum(axis=0)
+    k = w.shape[1]
+    flat = _first_max_rows(w) * k  # flat index of each column's first largest weight
+    flat += np.arange(k)
+    g.reshape(-1)[flat] += total - g.sum(axis=0)
     return g
+
+
+def _first_max_rows(w):
+    """w.argmax(axis=0) of float64 *w* (n, k), n <= 52: the bits 2**(n-1-i) of the rows i
+    equal to their column's maximum summed into one exact float64 per column, whose exponent
+    names the first such row (argmax down columns takes one slow inner loop per column)."""
+    n = w.shape[0]
+    if n > 52:
+        return w.argmax(axis=0)
+    bits = _ROW_BITS.get(n)
+    if bits is None:
+        bits = _ROW_BITS.setdefault(n, 2.0 ** np.arange(n - 1, -1, -1))
+    code = bits @ (w == w.max(axis=0))
+    return (n - np.frexp(code)[1]).astype(np.intp)  # code in [2**(n-1-i), 2**(n-i)): frexp gives n - i
+
+
+_ROW_BITS = {}
 
 
 def _float32_up(a):
