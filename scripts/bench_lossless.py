@@ -36,7 +36,7 @@ from aezip.lossless import encode, layout, pool  # noqa: E402
 CONTAINER_BYTES = 40  # the .aez header and section framing around one payload (approximate)
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 NEAR_KS = (1, 2, 4, 8, 16)
-SPEED_RUNS = 3
+SPEED_RUNS = 5
 WEBP_QUALITIES = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
 
 
