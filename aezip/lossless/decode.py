@@ -21,7 +21,7 @@ from .layout import (
 from .model import TOTAL, Evaluator, load_default
 from .pool import _map, _workers
 from .rans import Decoder, RansError
-from .tables import _interior, _model_cols, _Tables, pick_spans, symbol_ends
+from .tables import _interior, _model_cols, _Tables, cum_cols, pick_spans
 
 __all__ = ["decode_pixels"]
 
@@ -97,7 +97,7 @@ def _decode_round(tab, dec, n, lanes):
 def _decode_step(dec, g, nz, starts, cut):
     """Decode one symbol for each image in *nz* (sorted) from the frequency columns *g*
     (symbols, len(nz)) float64, group by group."""
-    end = symbol_ends(g)
+    end = cum_cols(g)
     out = np.empty(nz.size, np.intp)
     for a, i0, i1 in zip(starts, cut, cut[1:]):
         if i1 > i0:

@@ -11,7 +11,7 @@ from .layout import MODE_LZMA, MODE_MODEL, MODE_STORED, _lzma_filters, chunk_spa
 from .model import TOTAL, Evaluator, load_default
 from .pool import _map
 from .rans import Encoder
-from .tables import _interior, _model_cols, _Tables, pick_spans, symbol_ends
+from .tables import _interior, _model_cols, _Tables, cum_cols, pick_spans
 
 __all__ = ["encode_pixels", "measure"]
 
@@ -20,7 +20,7 @@ TRY_FALLBACK_BITS = 1.25  # the encoder tries the fallbacks when the model spend
 
 def _pick(g, s):
     """(start, freq) of symbol s[i] in frequency column g[:, i] (g float64, integer valued)."""
-    return pick_spans(g, symbol_ends(g), s, np.arange(g.shape[1]))
+    return pick_spans(g, cum_cols(g), s, np.arange(g.shape[1]))
 
 
 def _symbol_tables(tab, images):

@@ -92,16 +92,11 @@ def cum_cols(g):
     return tri @ g
 
 
-def symbol_ends(g):
-    """Cumulative frequencies (S, k) float64 of the integer-valued float64 frequency columns
-    *g*: symbol s of column i spans end[s, i] - g[s, i] .. end[s, i] - 1 (what both coders
-    look symbols up in; they convert to integers only the one (start, freq) per column they
-    pick, not the whole table)."""
-    return cum_cols(g)
-
-
 def pick_spans(g, end, s, cols):
-    """(start, freq) int64 of symbol s[j] in column cols[j] of *g* (and its *end*)."""
+    """(start, freq) int64 of symbol s[j] in column cols[j] of the integer-valued float64
+    frequencies *g*, whose cumulative sums are *end* = cum_cols(g): symbol s of column i spans
+    end[s, i] - g[s, i] .. end[s, i] - 1.  Both coders look symbols up in *end* and convert
+    only the one (start, freq) per column they pick, not the whole table."""
     e = end[s, cols]
     f = g[s, cols]
     e -= f
