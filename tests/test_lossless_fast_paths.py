@@ -87,8 +87,11 @@ def test_head_weights_transposed_match_the_row_functions(digits):
     h2t = np.vstack([h2.T, np.ones((1, 200))])  # with Evaluator.hidden's ones row
     assert np.array_equal(m.gate_freq_t(h2t), m.gate_freq(h2))
     assert np.array_equal(m.high_weights_t(h2t).T, m.high_weights(h2))
-    assert np.array_equal(m.low_weights_t(h2t, high).T, m.low_weights(h2, high))
-    assert np.array_equal(m.low_weights_t(h2t, np.full(200, 7)).T, m.low_weights(h2, np.full(200, 7)))
+    w, order = m.low_weights_t(h2t, high)  # columns in high-nibble order
+    assert np.array_equal(order, np.argsort(high, kind="stable"))
+    assert np.array_equal(w.T, m.low_weights(h2, high)[order])
+    w, order = m.low_weights_t(h2t, np.full(200, 7))  # one high nibble: the columns as given
+    assert order is None and np.array_equal(w.T, m.low_weights(h2, np.full(200, 7)))
 
 
 @pytest.fixture

@@ -290,18 +290,10 @@ class PixelModel:
         return self._exp_weights_t(self.wct_aug @ h2t)
 
     def low_weights_t(self, h2t, high):
-        """Low-nibble weights (16, k) of the columns of h2t, given each column's high nibble."""
-        w, order = self.low_weights_sorted_t(h2t, high)
-        if order is None:
-            return w
-        out = np.empty_like(w)
-        out[:, order] = w
-        return out
-
-    def low_weights_sorted_t(self, h2t, high):
-        """(weights, order): :meth:`low_weights_t` of the columns h2t[:, order], order sorting
-        the columns by high nibble (None: one high nibble for all, the columns as given).
-        The caller scatters once, after its own column-wise work (one pass fewer)."""
+        """(weights, order): the low-nibble weights (16, k) of the columns h2t[:, order], given
+        each column's high nibble; *order* sorts the columns by high nibble (None: one high
+        nibble for all, the columns as given).  The caller scatters the columns back once,
+        after its own column-wise work."""
         high = np.asarray(high, np.intp)
         present = np.bincount(high, minlength=16)
         if present.max() == high.size:  # one high nibble for every column: one product
@@ -413,14 +405,9 @@ def _first_max_rows(w):
     n = w.shape[0]
     if n > 52:
         return w.argmax(axis=0)
-    bits = _ROW_BITS.get(n)
-    if bits is None:
-        bits = _ROW_BITS.setdefault(n, 2.0 ** np.arange(n - 1, -1, -1))
-    code = bits @ (w == w.max(axis=0))
+    code = 2.0 ** np.arange(n - 1, -1, -1) @ (w == w.max(axis=0))
     return (n - np.frexp(code)[1]).astype(np.intp)  # code in [2**(n-1-i), 2**(n-i)): frexp gives n - i
 
-
-_ROW_BITS = {}
 
 
 def _float32_up(a):

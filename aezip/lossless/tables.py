@@ -57,7 +57,7 @@ class _Tables:
         """Low-nibble frequencies (16, n) given each pixel's high nibble."""
         g = np.take(self.low0_t[p], high, axis=1)
         if hv is not None:
-            w, order = self.model.low_weights_sorted_t(hv, high[hit])
+            w, order = self.model.low_weights_t(hv, high[hit])
             cols = np.flatnonzero(hit)
             g[:, cols if order is None else cols[order]] = normalize_cols(w)
         return g
